@@ -1,0 +1,1 @@
+"""Prefect flows: the entry points (single day, backfill, dealer metrics)."""

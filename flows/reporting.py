@@ -1,0 +1,132 @@
+"""The run summary people read the next morning: totals, one row per day, re-run commands."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from tasks.ingest_day import FAILED, PARTIAL, SKIPPED, SUCCEEDED, DayReport
+
+
+@dataclass(frozen=True)
+class BackfillSummary:
+    """Totals of a run over one or more sessions; what the flow returns and the CLI prints."""
+
+    start_date: date | None
+    end_date: date | None
+    provider: str
+    days_attempted: int
+    days_succeeded: int
+    days_partial: int
+    days_failed: int
+    days_skipped: int
+    rows_written: int
+    duration_seconds: float
+    days: tuple[DayReport, ...] = ()
+    simulated: bool = False
+
+    @property
+    def all_failed(self) -> bool:
+        return self.days_attempted > 0 and self.days_failed == self.days_attempted
+
+    @property
+    def failed_sessions(self) -> list[date]:
+        return [day.session for day in self.days if day.status in (FAILED, PARTIAL)]
+
+    def line(self) -> str:
+        """The one-line summary logged at the end of every run."""
+        label = " data=SIMULATED" if self.simulated else ""
+        return (
+            f"SUMMARY provider={self.provider}{label} days_attempted={self.days_attempted} "
+            f"succeeded={self.days_succeeded} partial={self.days_partial} failed={self.days_failed} "
+            f"skipped={self.days_skipped} rows_written={self.rows_written} "
+            f"seconds={self.duration_seconds:.1f}"
+        )
+
+    def to_dict(self) -> dict:
+        payload = asdict(self)
+        payload["days"] = [table_row(day) for day in self.days]
+        return payload
+
+
+def summarize(
+    reports: list[DayReport],
+    *,
+    provider: str,
+    start_date: date | None,
+    end_date: date | None,
+    duration_seconds: float,
+) -> BackfillSummary:
+    def count(status: str) -> int:
+        return sum(1 for report in reports if report.status == status)
+
+    return BackfillSummary(
+        start_date=start_date,
+        end_date=end_date,
+        provider=provider,
+        days_attempted=len(reports),
+        days_succeeded=count(SUCCEEDED),
+        days_partial=count(PARTIAL),
+        days_failed=count(FAILED),
+        days_skipped=count(SKIPPED),
+        rows_written=sum(report.rows_written for report in reports),
+        duration_seconds=round(duration_seconds, 3),
+        days=tuple(reports),
+        simulated=any(report.simulated for report in reports),
+    )
+
+
+def table_row(report: DayReport) -> dict[str, object]:
+    """One row of the table artifact; strings and numbers only, so it renders anywhere."""
+    return {
+        "session": report.session.isoformat(),
+        "snapshot_time": report.snapshot_time.isoformat(),
+        "status": report.status,
+        "symbols_ok": report.symbols_written,
+        "symbols_skipped": report.symbols_skipped,
+        "symbols_failed": report.symbols_failed,
+        "rows": report.rows_written,
+        "rows_dropped": report.rows_dropped,
+        "missing_fields": ",".join(report.missing_fields),
+        "seconds": report.duration_seconds,
+        "error": report.error or "",
+    }
+
+
+def rerun_command(sessions: list[date], provider: str) -> str:
+    """The CLI command that re-runs exactly these sessions (one per line for a scattered set)."""
+    return "\n".join(
+        f"python -m scripts.ingest_options --provider {provider} --as-of {session.isoformat()}"
+        for session in sessions
+    )
+
+
+def render_markdown(summary: BackfillSummary) -> str:
+    period = (
+        f"{summary.start_date.isoformat()} → {summary.end_date.isoformat()}"
+        if summary.start_date and summary.end_date
+        else "single session"
+    )
+    lines = [
+        f"# Options backfill {period}",
+        "",
+    ]
+    if summary.simulated:
+        lines += ["**Data: SIMULATED (synthetic provider) — not real market data.**", ""]
+    lines += [
+        "| days attempted | succeeded | partial | failed | skipped | rows written | seconds |",
+        "|---|---|---|---|---|---|---|",
+        f"| {summary.days_attempted} | {summary.days_succeeded} | {summary.days_partial} | "
+        f"{summary.days_failed} | {summary.days_skipped} | {summary.rows_written} | "
+        f"{summary.duration_seconds:.1f} |",
+        "",
+        f"Provider: `{summary.provider}`",
+    ]
+    failed = summary.failed_sessions
+    if failed:
+        lines += ["", "## Days to re-run", ""]
+        for day in summary.days:
+            if day.status in (FAILED, PARTIAL):
+                lines.append(f"- {day.session.isoformat()} ({day.status}): {day.error}")
+        lines += ["", "```", rerun_command(failed, summary.provider), "```"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Market conventions shared by every layer: trading sessions, snapshot identity, symbols."""

@@ -1,0 +1,110 @@
+"""Trading calendars: which dates are sessions, and which session is the latest completed one.
+
+The calendar is pluggable because the pipeline must never invent a session (a holiday written as a
+day of data is wrong data) and different desks follow different exchanges. `XNYS` via
+pandas-market-calendars is the default; `weekdays` is the dependency-free fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+DEFAULT_CALENDAR = "XNYS"
+WEEKDAYS = "weekdays"
+NEW_YORK = ZoneInfo("America/New_York")
+# Regular US equity-options close; the weekday fallback has no early closes.
+REGULAR_CLOSE_NY = time(16, 0)
+
+
+class UnknownCalendar(ValueError):
+    """The calendar name is neither `weekdays` nor a pandas-market-calendars name."""
+
+
+class TradingCalendar(Protocol):
+    name: str
+
+    def sessions(self, start: date, end: date) -> list[date]:
+        """Sessions in [start, end], ascending."""
+        ...
+
+    def session_close(self, session: date) -> datetime:
+        """When the session closes (UTC); early closes included where the calendar knows them."""
+        ...
+
+
+@dataclass(frozen=True)
+class WeekdayCalendar:
+    """Monday to Friday, 16:00 New York close, no holidays: for tests and exotic setups."""
+
+    name: str = WEEKDAYS
+
+    def sessions(self, start: date, end: date) -> list[date]:
+        days = (start + timedelta(days=offset) for offset in range((end - start).days + 1))
+        return [day for day in days if day.weekday() < 5]
+
+    def session_close(self, session: date) -> datetime:
+        return datetime.combine(session, REGULAR_CLOSE_NY, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ExchangeCalendar:
+    """An exchange calendar from pandas-market-calendars (holidays and early closes)."""
+
+    name: str
+
+    def _calendar(self):  # noqa: ANN202 - pandas-market-calendars has no public type for it
+        import pandas_market_calendars as mcal
+
+        return mcal.get_calendar(self.name)
+
+    def sessions(self, start: date, end: date) -> list[date]:
+        if end < start:
+            return []
+        schedule = self._calendar().schedule(start_date=start.isoformat(), end_date=end.isoformat())
+        return [stamp.date() for stamp in schedule.index]
+
+    def session_close(self, session: date) -> datetime:
+        schedule = self._calendar().schedule(start_date=session.isoformat(), end_date=session.isoformat())
+        if schedule.empty:
+            raise ValueError(f"{session.isoformat()} is not a {self.name} session")
+        return schedule["market_close"].iloc[0].to_pydatetime().astimezone(UTC)
+
+
+@lru_cache(maxsize=32)
+def get_calendar(name: str = DEFAULT_CALENDAR) -> TradingCalendar:
+    """Resolve a calendar by name, failing with the list of accepted names."""
+    if name == WEEKDAYS:
+        return WeekdayCalendar()
+    import pandas_market_calendars as mcal
+
+    if name not in mcal.get_calendar_names():
+        raise UnknownCalendar(
+            f"unknown calendar {name!r}: use {WEEKDAYS!r} or a pandas-market-calendars name such as XNYS"
+        )
+    return ExchangeCalendar(name)
+
+
+def latest_completed_session(calendar: TradingCalendar, now: datetime | None = None) -> date:
+    """The latest session whose close has passed at `now`: what a nightly run should ingest."""
+    now = now or datetime.now(UTC)
+    today = now.astimezone(NEW_YORK).date()
+    for session in reversed(calendar.sessions(today - timedelta(days=14), today)):
+        if calendar.session_close(session) <= now:
+            return session
+    raise ValueError(f"no {calendar.name} session closed in the 14 days before {today.isoformat()}")
+
+
+def previous_sessions(calendar: TradingCalendar, session: date, count: int) -> list[date]:
+    """The `count` sessions strictly before `session`, ascending (for lookback windows)."""
+    if count <= 0:
+        return []
+    span = count * 2 + 10
+    while True:
+        earlier = [day for day in calendar.sessions(session - timedelta(days=span), session) if day < session]
+        if len(earlier) >= count or span > 3660:
+            return earlier[-count:]
+        span *= 2

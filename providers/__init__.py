@@ -1,0 +1,1 @@
+"""Option-chain sources. Each speaks one upstream and returns `ChainSnapshot` records."""

@@ -1,0 +1,89 @@
+"""Provider lookup by name, one instance per (name, settings) per process.
+
+One instance per process matters: the request budget lives in the instance, so every thread and
+every day of a backfill share it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from providers.base import ChainProvider
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Knobs every provider understands; a provider ignores those it has no use for."""
+
+    max_requests_per_minute: int | None = None
+
+
+class UnknownProvider(ValueError):
+    """No provider of that name is registered."""
+
+
+ProviderFactory = Callable[[ProviderSettings], ChainProvider]
+
+_factories: dict[str, ProviderFactory] = {}
+_instances: dict[tuple[str, ProviderSettings], ChainProvider] = {}
+_lock = threading.Lock()
+
+
+def register_provider(name: str, factory: ProviderFactory) -> None:
+    """Make a provider available by name (tests register recording or failing providers)."""
+    with _lock:
+        _factories[name] = factory
+        for key in [key for key in _instances if key[0] == name]:
+            del _instances[key]
+
+
+def unregister_provider(name: str) -> None:
+    with _lock:
+        _factories.pop(name, None)
+        for key in [key for key in _instances if key[0] == name]:
+            del _instances[key]
+
+
+def provider_names() -> list[str]:
+    _register_builtins()
+    return sorted(_factories)
+
+
+def check_provider_name(name: str) -> str:
+    """Fail early, before any day starts, on a name nobody registered."""
+    _register_builtins()
+    if name not in _factories:
+        raise UnknownProvider(f"unknown provider {name!r}: choose one of {', '.join(provider_names())}")
+    return name
+
+
+def get_provider(name: str, settings: ProviderSettings | None = None) -> ChainProvider:
+    """The process-wide instance for `name` and `settings`, built on first use."""
+    check_provider_name(name)
+    key = (name, settings or ProviderSettings())
+    with _lock:
+        if key not in _instances:
+            _instances[key] = _factories[name](key[1])
+        return _instances[key]
+
+
+def _register_builtins() -> None:
+    with _lock:
+        if "synthetic" not in _factories:
+            _factories["synthetic"] = _synthetic_factory
+        if "polygon" not in _factories:
+            _factories["polygon"] = _polygon_factory
+
+
+def _synthetic_factory(settings: ProviderSettings) -> ChainProvider:
+    from providers.synthetic import SyntheticProvider
+
+    return SyntheticProvider()
+
+
+def _polygon_factory(settings: ProviderSettings) -> ChainProvider:
+    from providers.polygon import PolygonProvider
+
+    return PolygonProvider.from_env(settings)

@@ -1,0 +1,91 @@
+"""`python -m store`: the database in use, and the watchlist that decides what is ingested.
+
+    python -m store url                       # URL of the database (starts the embedded server)
+    python -m store stop                      # stop the embedded server
+    python -m store watchlist add SPY QQQ     # add or re-activate symbols
+    python -m store watchlist load FILE       # one symbol per line; blank lines and # comments ok
+    python -m store watchlist show
+    python -m store watchlist deactivate TSLA
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from markets.symbols import InvalidSymbol, normalize_symbols, parse_symbol_file
+from store import embedded
+from store.connection import DatabaseUnavailable, connect, resolve_target
+from store.migrations import migrate
+from store.watchlist import DEFAULT_WATCHLIST, deactivate_symbols, list_entries, load_symbols
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m store", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("url", help="print the database URL (starting the embedded server if needed)")
+    commands.add_parser("stop", help="stop the embedded server")
+    commands.add_parser("migrate", help="create or upgrade the schema")
+    watchlist = commands.add_parser("watchlist", help="manage the symbols that are ingested")
+    actions = watchlist.add_subparsers(dest="action", required=True)
+    for name, help_text in (("add", "add or re-activate symbols"), ("deactivate", "stop ingesting symbols")):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("symbols", nargs="+")
+        action.add_argument("--watchlist", default=DEFAULT_WATCHLIST)
+    load = actions.add_parser("load", help="add symbols from a file (one per line, # comments)")
+    load.add_argument("file", type=Path)
+    load.add_argument("--watchlist", default=DEFAULT_WATCHLIST)
+    show = actions.add_parser("show", help="list watchlist entries")
+    show.add_argument("--watchlist", default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "stop":
+        stopped = embedded.stop()
+        print("embedded server stopped" if stopped else "embedded server was not running")
+        return 0
+    try:
+        target = resolve_target()
+        if args.command == "url":
+            print(target.url)
+            return 0
+        connection = connect(target)
+        migrate(connection)
+        if args.command == "migrate":
+            print(f"schema up to date on {target.display}")
+            return 0
+        return _watchlist(connection, args)
+    except (DatabaseUnavailable, InvalidSymbol, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _watchlist(connection, args: argparse.Namespace) -> int:  # noqa: ANN001 - psycopg2 connection
+    if args.action == "show":
+        entries = list_entries(connection, watchlist_id=args.watchlist)
+        for entry in entries:
+            state = "active" if entry.active else "inactive"
+            print(f"{entry.watchlist_id}\t{entry.symbol}\t{state}\t{entry.source or ''}")
+        print(f"{sum(entry.active for entry in entries)} active of {len(entries)}", file=sys.stderr)
+        return 0
+    if args.action == "load":
+        symbols = parse_symbol_file(args.file.read_text(encoding="utf-8"))
+        changed = load_symbols(connection, symbols, watchlist_id=args.watchlist, source=f"file:{args.file.name}")
+        print(f"{len(symbols)} symbols read, {changed} added or re-activated in watchlist {args.watchlist!r}")
+        return 0
+    symbols = normalize_symbols(args.symbols)
+    if args.action == "add":
+        changed = load_symbols(connection, symbols, watchlist_id=args.watchlist, source="cli")
+        print(f"{changed} added or re-activated in watchlist {args.watchlist!r}")
+    else:
+        changed = deactivate_symbols(connection, symbols, watchlist_id=args.watchlist)
+        print(f"{changed} deactivated in watchlist {args.watchlist!r}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Which database we talk to, and connections to it with errors a user can act on."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import psycopg2
+import psycopg2.extensions
+
+DATABASE_URL_ENV = "DATABASE_URL"
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or started; nothing can be written."""
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    """A database URL and whether it is the project's embedded server (demo data allowed there)."""
+
+    url: str
+    embedded: bool
+
+    @property
+    def display(self) -> str:
+        return redact_url(self.url)
+
+
+def redact_url(url: str) -> str:
+    """Hide the password of a connection URL, for logs and errors."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def resolve_target() -> DatabaseTarget:
+    """`DATABASE_URL` when set, else the embedded server (started on demand)."""
+    configured = os.environ.get(DATABASE_URL_ENV, "").strip()
+    if configured:
+        return DatabaseTarget(url=configured, embedded=False)
+    from store import embedded
+
+    try:
+        return DatabaseTarget(url=embedded.start(), embedded=True)
+    except Exception as exc:  # pgserver raises several types; the user needs one message
+        raise DatabaseUnavailable(
+            f"could not start the embedded PostgreSQL in {embedded.data_dir()}: {exc}"
+        ) from exc
+
+
+def connect(target: DatabaseTarget) -> psycopg2.extensions.connection:
+    """Open a connection; unreachable servers give one line naming the (redacted) URL."""
+    try:
+        connection = psycopg2.connect(target.url, connect_timeout=10, application_name="kapman-options")
+    except psycopg2.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseUnavailable(f"cannot connect to {target.display}: {reason}") from exc
+    return connection

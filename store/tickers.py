@@ -1,0 +1,29 @@
+"""Ticker ids: the uuid every chain, ledger and metrics row is keyed by."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg2.extensions
+
+
+def ensure_tickers(connection: psycopg2.extensions.connection, symbols: Sequence[str]) -> dict[str, str]:
+    """Create missing tickers and return symbol → id (as text) for all of `symbols`."""
+    if not symbols:
+        return {}
+    with connection, connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tickers (symbol, is_active) SELECT unnest(%s::varchar[]), true "
+            "ON CONFLICT (symbol) DO NOTHING",
+            (list(symbols),),
+        )
+    return ticker_ids(connection, symbols)
+
+
+def ticker_ids(connection: psycopg2.extensions.connection, symbols: Sequence[str]) -> dict[str, str]:
+    """symbol → id for the symbols that already have a ticker row."""
+    if not symbols:
+        return {}
+    with connection, connection.cursor() as cursor:
+        cursor.execute("SELECT symbol, id::text FROM tickers WHERE symbol = ANY(%s)", (list(symbols),))
+        return dict(cursor.fetchall())

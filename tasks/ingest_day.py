@@ -1,0 +1,326 @@
+"""`ingest_day`: one session's chains for every watchlist symbol, the unit that retries and reports.
+
+`run_ingest_day` is the plain function (testable without Prefect); `ingest_day` is the Prefect task
+around it. The task raises on `failed` and `partial` days so Prefect retries them, and a retry only
+redoes what the ledger says is incomplete.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from markets.snapshot import snapshot_time_for
+from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, SessionUnavailable
+from providers.registry import ProviderSettings, get_provider
+from store.chains import SymbolDayRows, ledger_entries, write_symbol_day
+from store.connection import DatabaseUnavailable, connect, resolve_target
+from store.migrations import migrate
+from store.tickers import ensure_tickers
+from tasks.chain_rows import validate_chain
+from tasks.symbols import resolve_symbols
+
+logger = logging.getLogger("kapman.ingest")
+
+DEFAULT_LARGE_SYMBOLS: tuple[str, ...] = ("SPY", "QQQ", "SPX", "NDX", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META")
+
+SUCCEEDED, PARTIAL, FAILED, SKIPPED = "succeeded", "partial", "failed", "skipped"
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    """How to ingest a day; identical for every day of a backfill."""
+
+    provider: str
+    concurrency: int = 4
+    symbols: tuple[str, ...] | None = None
+    large_symbols: tuple[str, ...] = DEFAULT_LARGE_SYMBOLS
+    heartbeat: int = 25
+    snapshot_time: datetime | None = None
+    max_requests_per_minute: int | None = None
+
+
+@dataclass(frozen=True)
+class SymbolFailure:
+    symbol: str
+    error: str
+    retryable: bool
+
+
+@dataclass(frozen=True)
+class DayReport:
+    """What one session's ingest did; the row of the backfill's table artifact."""
+
+    session: date
+    snapshot_time: datetime
+    status: str
+    provider: str
+    symbols_total: int = 0
+    symbols_written: int = 0
+    symbols_skipped: int = 0
+    symbols_failed: int = 0
+    rows_written: int = 0
+    rows_dropped: int = 0
+    duration_seconds: float = 0.0
+    error: str | None = None
+    failures: tuple[SymbolFailure, ...] = ()
+    missing_fields: tuple[str, ...] = ()
+    simulated: bool = False
+    retryable: bool = False
+
+    @property
+    def usable(self) -> bool:
+        return self.status in (SUCCEEDED, SKIPPED)
+
+
+class DayIncomplete(Exception):
+    """Raised by the task for a failed or partial day, carrying the report for the flow."""
+
+    def __init__(self, report: DayReport) -> None:
+        super().__init__(f"session {report.session.isoformat()} {report.status}: {report.error}")
+        self.report = report
+
+
+@dataclass
+class _Progress:
+    """Counters of one day in flight, for the heartbeat and the report."""
+
+    total: int
+    heartbeat: int
+    session: date
+    done: int = 0
+    written: int = 0
+    already: int = 0
+    rows: int = 0
+    dropped: int = 0
+    failures: list[SymbolFailure] = field(default_factory=list)
+    missing_fields: set[str] = field(default_factory=set)
+    simulated: bool = False
+
+    def finished_symbol(self) -> None:
+        self.done += 1
+        if self.heartbeat and (self.done % self.heartbeat == 0 or self.done == self.total):
+            logger.info(
+                "heartbeat session=%s symbols_done=%d/%d written=%d failed=%d rows=%d",
+                self.session.isoformat(), self.done, self.total, self.written, len(self.failures), self.rows,
+            )
+
+
+def run_ingest_day(
+    session: date,
+    params: IngestParams,
+    *,
+    provider: ChainProvider | None = None,
+) -> DayReport:
+    """Ingest one session; never raises for data problems, reports them instead."""
+    started = time.monotonic()
+    snapshot_time = params.snapshot_time or snapshot_time_for(session)
+    logger.info(
+        "START session=%s snapshot_time=%s provider=%s",
+        session.isoformat(), snapshot_time.isoformat(), params.provider,
+    )
+    report = _ingest(session, snapshot_time, params, provider)
+    report = _with_duration(report, time.monotonic() - started)
+    logger.info(
+        "END session=%s status=%s symbols=%d written=%d skipped=%d failed=%d rows=%d dropped=%d "
+        "seconds=%.1f%s",
+        session.isoformat(), report.status, report.symbols_total, report.symbols_written,
+        report.symbols_skipped, report.symbols_failed, report.rows_written, report.rows_dropped,
+        report.duration_seconds, f" error={report.error}" if report.error else "",
+    )
+    return report
+
+
+def _with_duration(report: DayReport, seconds: float) -> DayReport:
+    from dataclasses import replace
+
+    return replace(report, duration_seconds=round(seconds, 3))
+
+
+def _ingest(
+    session: date, snapshot_time: datetime, params: IngestParams, provider: ChainProvider | None
+) -> DayReport:
+    base = {"session": session, "snapshot_time": snapshot_time, "provider": params.provider}
+    try:
+        connection = connect(resolve_target())
+    except DatabaseUnavailable as exc:
+        return DayReport(**base, status=FAILED, error=str(exc), retryable=True)
+    try:
+        migrate(connection)
+        symbols = resolve_symbols(connection, params.symbols)
+        complete = ledger_entries(connection, [snapshot_time], symbols)
+        todo = [symbol for symbol in symbols if (snapshot_time, symbol) not in complete]
+        skipped = len(symbols) - len(todo)
+        if not todo:
+            return DayReport(**base, status=SKIPPED, symbols_total=len(symbols), symbols_skipped=skipped)
+        provider = provider or get_provider(
+            params.provider, ProviderSettings(max_requests_per_minute=params.max_requests_per_minute)
+        )
+        ticker_ids = ensure_tickers(connection, todo)
+        progress = _Progress(total=len(todo), heartbeat=params.heartbeat, session=session)
+        day_error = _fetch_and_write(connection, provider, session, snapshot_time, todo, ticker_ids, params, progress)
+    except DatabaseUnavailable as exc:
+        return DayReport(**base, status=FAILED, error=str(exc), retryable=True)
+    except Exception as exc:  # psycopg2 errors mid-run: the day is reported, the range goes on
+        return DayReport(**base, status=FAILED, error=f"{type(exc).__name__}: {exc}".strip(), retryable=True)
+    finally:
+        connection.close()
+
+    failed = len(progress.failures)
+    complete_now = skipped + progress.written + progress.already
+    if failed == 0:
+        status = SUCCEEDED
+    elif complete_now > 0:
+        status = PARTIAL
+    else:
+        status = FAILED
+    first_error = day_error or (progress.failures[0].error if progress.failures else None)
+    if failed and not day_error:
+        first_error = f"{failed} symbol(s) failed, first {progress.failures[0].symbol}: {first_error}"
+    return DayReport(
+        **base,
+        status=status,
+        symbols_total=len(symbols),
+        symbols_written=progress.written,
+        symbols_skipped=skipped + progress.already,
+        symbols_failed=failed,
+        rows_written=progress.rows,
+        rows_dropped=progress.dropped,
+        error=first_error,
+        failures=tuple(progress.failures),
+        missing_fields=tuple(sorted(progress.missing_fields)),
+        simulated=progress.simulated,
+        retryable=any(failure.retryable for failure in progress.failures),
+    )
+
+
+def _fetch_and_write(
+    connection,  # noqa: ANN001 - psycopg2 connection
+    provider: ChainProvider,
+    session: date,
+    snapshot_time: datetime,
+    symbols: list[str],
+    ticker_ids: dict[str, str],
+    params: IngestParams,
+    progress: _Progress,
+) -> str | None:
+    """Fetch with `concurrency` workers (large symbols one at a time in their own lane) and write
+    each symbol-day as it arrives. Returns a day-level error when the source refused the session."""
+    large = set(params.large_symbols)
+    regular_lane = ThreadPoolExecutor(max_workers=params.concurrency, thread_name_prefix="fetch")
+    large_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-large")
+    pending: dict[Future[ChainSnapshot], str] = {}
+    day_error: str | None = None
+    try:
+        for symbol in symbols:
+            lane = large_lane if symbol in large else regular_lane
+            pending[lane.submit(provider.fetch_chain, symbol, session, large=symbol in large)] = symbol
+        while pending:
+            finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in finished:
+                symbol = pending.pop(future)
+                error = _handle_result(connection, future, symbol, ticker_ids, session, snapshot_time, progress)
+                if isinstance(error, (SessionUnavailable, AuthError)) and day_error is None:
+                    # The source refused the session (or us): every other symbol would fail the
+                    # same way, so stop asking instead of spending the request budget on refusals.
+                    day_error = str(error)
+                    for other in pending:
+                        other.cancel()
+            for future in [future for future in pending if future.cancelled()]:
+                symbol = pending.pop(future)
+                progress.failures.append(SymbolFailure(symbol, f"not attempted: {day_error}", retryable=False))
+                progress.finished_symbol()
+    finally:
+        regular_lane.shutdown(wait=True, cancel_futures=True)
+        large_lane.shutdown(wait=True, cancel_futures=True)
+    return day_error
+
+
+def _handle_result(
+    connection,  # noqa: ANN001 - psycopg2 connection
+    future: Future[ChainSnapshot],
+    symbol: str,
+    ticker_ids: dict[str, str],
+    session: date,
+    snapshot_time: datetime,
+    progress: _Progress,
+) -> Exception | None:
+    try:
+        snapshot = future.result()
+        if snapshot.session != session or snapshot.symbol.upper() != symbol:
+            raise ProviderError(
+                f"provider returned {snapshot.symbol} {snapshot.session} when asked for {symbol} {session}"
+            )
+        validated = validate_chain(snapshot)
+        if not validated.rows:
+            raise ProviderError(
+                f"no usable contracts for {symbol} {session.isoformat()} "
+                f"(dropped: {validated.dropped or 'none returned'})"
+            )
+        outcome = write_symbol_day(
+            connection,
+            SymbolDayRows(
+                ticker_id=ticker_ids[symbol],
+                session=session,
+                snapshot_time=snapshot_time,
+                provider=snapshot.provider,
+                underlying_close=snapshot.underlying_close,
+                rows=validated.rows,
+            ),
+        )
+    except Exception as exc:
+        retryable = bool(getattr(exc, "retryable", not isinstance(exc, ProviderError)))
+        message = str(exc).strip() or type(exc).__name__
+        logger.warning("symbol failed session=%s symbol=%s error=%s", session.isoformat(), symbol, message)
+        progress.failures.append(SymbolFailure(symbol, message, retryable))
+        progress.finished_symbol()
+        return exc
+    if outcome.already_complete:
+        progress.already += 1
+    else:
+        progress.written += 1
+        progress.rows += outcome.rows_written
+    progress.dropped += validated.dropped_total
+    progress.missing_fields.update(snapshot.missing_fields)
+    progress.simulated = progress.simulated or snapshot.simulated
+    if validated.dropped_total:
+        logger.info(
+            "rows dropped session=%s symbol=%s dropped=%s", session.isoformat(), symbol, validated.dropped
+        )
+    progress.finished_symbol()
+    return None
+
+
+def _retry_condition(task_, task_run, state) -> bool:  # noqa: ANN001 - Prefect's callback signature
+    """Retry only what can improve: not a session the source refused, not bad credentials."""
+    exc = state.data
+    if isinstance(exc, DayIncomplete):
+        return exc.report.retryable
+    return True
+
+
+@task(
+    name="ingest_day",
+    task_run_name="ingest-{session}",
+    retries=2,
+    retry_delay_seconds=[10, 40],
+    retry_jitter_factor=0.5,
+    retry_condition_fn=_retry_condition,
+    cache_policy=NO_CACHE,
+)
+def ingest_day(session: date, params: IngestParams) -> DayReport:
+    """Ingest one session; raises DayIncomplete (with its report) so Prefect retries the rest."""
+    report = run_ingest_day(session, params)
+    if report.status in (FAILED, PARTIAL):
+        raise DayIncomplete(report)
+    return report
+
+
+DayRunner = Callable[[date, IngestParams], DayReport]

@@ -126,14 +126,9 @@ def parse_args(argv: Sequence[str], prog: str, range_only: bool = False) -> argp
 
 
 def configure_logging(level: str) -> None:
-    """Our lines on stderr, one per event; Prefect keeps its own handlers for the UI."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s", "%H:%M:%S"))
-    kapman = logging.getLogger("kapman")
-    kapman.handlers = [h for h in kapman.handlers if not isinstance(h, logging.StreamHandler)]
-    kapman.addHandler(handler)
-    kapman.setLevel(level)
-    kapman.propagate = False
+    """Set our loggers' level; Prefect's console and API handlers (via `extra_loggers` and the root
+    logger) print and ship the lines, so the terminal and the UI show the same events."""
+    logging.getLogger("kapman").setLevel(level)
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "ingest_options", range_only: bool = False) -> int:

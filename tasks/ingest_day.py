@@ -102,7 +102,6 @@ class _Progress:
     dropped: int = 0
     failures: list[SymbolFailure] = field(default_factory=list)
     missing_fields: set[str] = field(default_factory=set)
-    simulated: bool = False
 
     def finished_symbol(self) -> None:
         self.done += 1
@@ -147,7 +146,7 @@ def _with_duration(report: DayReport, seconds: float) -> DayReport:
 def _ingest(
     session: date, snapshot_time: datetime, params: IngestParams, provider: ChainProvider | None
 ) -> DayReport:
-    base = {"session": session, "snapshot_time": snapshot_time, "provider": params.provider}
+    base: dict[str, object] = {"session": session, "snapshot_time": snapshot_time, "provider": params.provider}
     try:
         connection = connect(resolve_target())
     except DatabaseUnavailable as exc:
@@ -158,11 +157,12 @@ def _ingest(
         complete = ledger_entries(connection, [snapshot_time], symbols)
         todo = [symbol for symbol in symbols if (snapshot_time, symbol) not in complete]
         skipped = len(symbols) - len(todo)
-        if not todo:
-            return DayReport(**base, status=SKIPPED, symbols_total=len(symbols), symbols_skipped=skipped)
         provider = provider or get_provider(
             params.provider, ProviderSettings(max_requests_per_minute=params.max_requests_per_minute)
         )
+        base["simulated"] = provider.simulated
+        if not todo:
+            return DayReport(**base, status=SKIPPED, symbols_total=len(symbols), symbols_skipped=skipped)
         ticker_ids = ensure_tickers(connection, todo)
         progress = _Progress(total=len(todo), heartbeat=params.heartbeat, session=session)
         day_error = _fetch_and_write(connection, provider, session, snapshot_time, todo, ticker_ids, params, progress)
@@ -196,7 +196,6 @@ def _ingest(
         error=first_error,
         failures=tuple(progress.failures),
         missing_fields=tuple(sorted(progress.missing_fields)),
-        simulated=progress.simulated,
         retryable=any(failure.retryable for failure in progress.failures),
     )
 
@@ -289,7 +288,6 @@ def _handle_result(
         progress.rows += outcome.rows_written
     progress.dropped += validated.dropped_total
     progress.missing_fields.update(snapshot.missing_fields)
-    progress.simulated = progress.simulated or snapshot.simulated
     if validated.dropped_total:
         logger.info(
             "rows dropped session=%s symbol=%s dropped=%s", session.isoformat(), symbol, validated.dropped

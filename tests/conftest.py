@@ -1,0 +1,101 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, a fresh database per test, and the
+Prefect test harness. Every test talks to a real server; nothing about the database is mocked."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+
+from store import embedded
+from store.connection import DatabaseTarget
+from store.migrations import migrate
+
+TEMPLATE_DB = "kapman_template"
+
+
+@dataclass(frozen=True)
+class TestServer:
+    pgdata: Path
+    url: str
+
+    def url_for(self, database: str) -> str:
+        parts = urlsplit(self.url)
+        return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+def _admin(server: TestServer):  # noqa: ANN202
+    connection = psycopg2.connect(server.url)
+    connection.autocommit = True
+    return connection
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+    pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
+    server = TestServer(pgdata=pgdata, url=embedded.start(pgdata))
+    admin = _admin(server)
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {TEMPLATE_DB}")
+    admin.close()
+    template = psycopg2.connect(server.url_for(TEMPLATE_DB))
+    migrate(template)
+    template.close()
+    yield server
+    embedded.stop(pgdata)
+
+
+@pytest.fixture
+def database_url(pg_server: TestServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, migrated database for this test, exported as DATABASE_URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = _admin(pg_server)
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+    url = pg_server.url_for(name)
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.delenv("OPTIONS_PROVIDER", raising=False)
+    yield url
+    with admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    admin.close()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg2.extensions.connection]:
+    """A connection to this test's database (for arranging data and reading outcomes)."""
+    connection = psycopg2.connect(database_url)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def target(database_url: str) -> DatabaseTarget:
+    return DatabaseTarget(url=database_url, embedded=False)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API for the whole test session (starting one costs seconds)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests decide their provider explicitly; a developer's shell must not change outcomes."""
+    for name in ("OPTIONS_PROVIDER", "POLYGON_API_KEY", "POLYGON_BASE_URL", "KAPMAN_MAX_REQUESTS_PER_MINUTE"):
+        if name in os.environ:
+            monkeypatch.delenv(name)

@@ -1,0 +1,46 @@
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from markets.snapshot import parse_session_date, parse_snapshot_time, snapshot_time_for
+
+
+def test_snapshot_time_is_end_of_session_day_utc():
+    stamp = snapshot_time_for(date(2025, 12, 9))
+    assert stamp.isoformat() == "2025-12-09T23:59:59.999999+00:00"
+    assert stamp.utcoffset() == timedelta(0)
+
+
+def test_snapshot_time_does_not_depend_on_when_it_is_computed():
+    assert snapshot_time_for(date(2025, 12, 9)) == snapshot_time_for(date(2025, 12, 9))
+    assert snapshot_time_for(date(2025, 12, 10)) - snapshot_time_for(date(2025, 12, 9)) == timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-12-09T20:00:00Z", datetime(2025, 12, 9, 20, tzinfo=UTC)),
+        ("2025-12-09T15:00:00-05:00", datetime(2025, 12, 9, 20, tzinfo=UTC)),
+        ("2025-12-09 20:00:00.5+00:00", datetime(2025, 12, 9, 20, 0, 0, 500000, tzinfo=UTC)),
+    ],
+)
+def test_explicit_snapshot_times_are_normalised_to_utc(text, expected):
+    parsed = parse_snapshot_time(text)
+    assert parsed == expected
+    assert parsed.tzinfo == UTC
+
+
+def test_snapshot_time_without_offset_is_refused():
+    with pytest.raises(ValueError, match="no UTC offset"):
+        parse_snapshot_time("2025-12-09T20:00:00")
+
+
+@pytest.mark.parametrize("text", ["2025-13-01", "2025/12/09", "yesterday", ""])
+def test_malformed_session_dates_are_refused(text):
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        parse_session_date(text)
+
+
+def test_offset_other_than_utc_keeps_the_instant():
+    parsed = parse_snapshot_time("2025-12-10T01:00:00+05:00")
+    assert parsed == datetime(2025, 12, 9, 20, tzinfo=timezone.utc)

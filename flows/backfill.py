@@ -35,9 +35,7 @@ class AllDaysFailed(RuntimeError):
 def expand_sessions(start_date: date, end_date: date, calendar: str) -> list[date]:
     """The calendar's sessions in [start, end], ascending; the range must not run backwards."""
     if end_date < start_date:
-        raise InvalidRunConfiguration(
-            f"end date {end_date.isoformat()} is before start date {start_date.isoformat()}"
-        )
+        raise InvalidRunConfiguration(f"end date {end_date.isoformat()} is before start date {start_date.isoformat()}")
     return get_calendar(calendar).sessions(start_date, end_date)
 
 
@@ -45,13 +43,19 @@ def log_plan(plan: RunPlan) -> None:
     """The dry-run plan: sessions × symbols and what the ledger already holds."""
     logger.info(
         "PLAN sessions=%d symbols=%d provider=%s database=%s",
-        len(plan.sessions), len(plan.symbols), plan.params.provider, plan.database,
+        len(plan.sessions),
+        len(plan.symbols),
+        plan.params.provider,
+        plan.database,
     )
     for session in plan.sessions:
         done = plan.complete_symbols.get(session, 0)
         logger.info(
             "PLAN session=%s snapshot_time=%s complete=%d/%d to_fetch=%d",
-            session.isoformat(), plan.snapshot_time(session).isoformat(), done, len(plan.symbols),
+            session.isoformat(),
+            plan.snapshot_time(session).isoformat(),
+            done,
+            len(plan.symbols),
             len(plan.symbols) - done,
         )
 
@@ -118,7 +122,10 @@ def backfill_options(
     sessions = expand_sessions(start_date, end_date, calendar)
     logger.info(
         "RANGE start=%s end=%s calendar=%s sessions=%d",
-        start_date.isoformat(), end_date.isoformat(), calendar, len(sessions),
+        start_date.isoformat(),
+        end_date.isoformat(),
+        calendar,
+        len(sessions),
     )
     plan = prepare_run(
         sessions,
@@ -133,12 +140,15 @@ def backfill_options(
     if not sessions:
         logger.warning(
             "no %s session between %s and %s: nothing to ingest",
-            calendar, start_date.isoformat(), end_date.isoformat(),
+            calendar,
+            start_date.isoformat(),
+            end_date.isoformat(),
         )
     if dry_run:
         log_plan(plan)
-        return summarize([], provider=plan.params.provider, start_date=start_date, end_date=end_date,
-                         duration_seconds=0.0)
+        return summarize(
+            [], provider=plan.params.provider, start_date=start_date, end_date=end_date, duration_seconds=0.0
+        )
     return run_plan(
         plan,
         start_date=start_date,

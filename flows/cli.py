@@ -92,8 +92,9 @@ def build_parser(prog: str, range_only: bool = False) -> argparse.ArgumentParser
         help="symbols fetched one at a time with a longer timeout (default: %(default)s)",
     )
     parser.add_argument("--heartbeat", type=_positive_int, default=25, help="log progress every N symbols")
-    parser.add_argument("--calendar", default=DEFAULT_CALENDAR, help="XNYS (default), weekdays, or any "
-                        "pandas-market-calendars name")
+    parser.add_argument(
+        "--calendar", default=DEFAULT_CALENDAR, help="XNYS (default), weekdays, or any pandas-market-calendars name"
+    )
     parser.add_argument("--max-parallel-days", type=_positive_int, default=1, help="days ingested at once")
     parser.add_argument("--max-requests-per-minute", type=_positive_int, help="provider request budget")
     parser.add_argument("--day-retries", type=int, default=2, help="retries of a failed or partial day")
@@ -165,9 +166,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "ingest_options", ran
     else:
         from flows.ingest import ingest_options
 
-        state = ingest_options(
-            as_of=args.as_of, snapshot_time=args.snapshot_time, return_state=True, **common
-        )
+        state = ingest_options(as_of=args.as_of, snapshot_time=args.snapshot_time, return_state=True, **common)
     return _exit_code(state, log)
 
 

@@ -96,8 +96,7 @@ def table_row(report: DayReport) -> dict[str, object]:
 def rerun_command(sessions: list[date], provider: str) -> str:
     """The CLI command that re-runs exactly these sessions (one per line for a scattered set)."""
     return "\n".join(
-        f"python -m scripts.ingest_options --provider {provider} --as-of {session.isoformat()}"
-        for session in sessions
+        f"python -m scripts.ingest_options --provider {provider} --as-of {session.isoformat()}" for session in sessions
     )
 
 

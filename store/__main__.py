@@ -1,11 +1,11 @@
 """`python -m store`: the database in use, and the watchlist that decides what is ingested.
 
-    python -m store url                       # URL of the database (starts the embedded server)
-    python -m store stop                      # stop the embedded server
-    python -m store watchlist add SPY QQQ     # add or re-activate symbols
-    python -m store watchlist load FILE       # one symbol per line; blank lines and # comments ok
-    python -m store watchlist show
-    python -m store watchlist deactivate TSLA
+python -m store url                       # URL of the database (starts the embedded server)
+python -m store stop                      # stop the embedded server
+python -m store watchlist add SPY QQQ     # add or re-activate symbols
+python -m store watchlist load FILE       # one symbol per line; blank lines and # comments ok
+python -m store watchlist show
+python -m store watchlist deactivate TSLA
 """
 
 from __future__ import annotations

@@ -38,8 +38,19 @@ CHAIN_COLUMNS: tuple[str, ...] = (
 
 # One value per chain column after `time` and `ticker_id`, in CHAIN_COLUMNS order.
 ChainRow = tuple[
-    date, Decimal, str, float | None, float | None, float | None, int | None, int | None,
-    float | None, float | None, float | None, float | None, float | None,
+    date,
+    Decimal,
+    str,
+    float | None,
+    float | None,
+    float | None,
+    int | None,
+    int | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
 ]
 
 
@@ -136,9 +147,7 @@ def _merge_via_staging(cursor: psycopg2.extensions.cursor, symbol_day: SymbolDay
         "CREATE TEMP TABLE IF NOT EXISTS chain_staging (LIKE options_chains INCLUDING DEFAULTS) ON COMMIT DROP"
     )
     cursor.copy_expert(f"COPY chain_staging ({columns}) FROM STDIN", _copy_buffer(symbol_day))
-    cursor.execute(
-        f"INSERT INTO options_chains ({columns}) SELECT {columns} FROM chain_staging ON CONFLICT DO NOTHING"
-    )
+    cursor.execute(f"INSERT INTO options_chains ({columns}) SELECT {columns} FROM chain_staging ON CONFLICT DO NOTHING")
     return cursor.rowcount
 
 

@@ -43,9 +43,7 @@ def resolve_target() -> DatabaseTarget:
     try:
         return DatabaseTarget(url=embedded.start(), embedded=True)
     except Exception as exc:  # pgserver raises several types; the user needs one message
-        raise DatabaseUnavailable(
-            f"could not start the embedded PostgreSQL in {embedded.data_dir()}: {exc}"
-        ) from exc
+        raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {embedded.data_dir()}: {exc}") from exc
 
 
 def connect(target: DatabaseTarget) -> psycopg2.extensions.connection:

@@ -108,7 +108,12 @@ class _Progress:
         if self.heartbeat and (self.done % self.heartbeat == 0 or self.done == self.total):
             logger.info(
                 "heartbeat session=%s symbols_done=%d/%d written=%d failed=%d rows=%d",
-                self.session.isoformat(), self.done, self.total, self.written, len(self.failures), self.rows,
+                self.session.isoformat(),
+                self.done,
+                self.total,
+                self.written,
+                len(self.failures),
+                self.rows,
             )
 
 
@@ -123,16 +128,24 @@ def run_ingest_day(
     snapshot_time = params.snapshot_time or snapshot_time_for(session)
     logger.info(
         "START session=%s snapshot_time=%s provider=%s",
-        session.isoformat(), snapshot_time.isoformat(), params.provider,
+        session.isoformat(),
+        snapshot_time.isoformat(),
+        params.provider,
     )
     report = _ingest(session, snapshot_time, params, provider)
     report = _with_duration(report, time.monotonic() - started)
     logger.info(
-        "END session=%s status=%s symbols=%d written=%d skipped=%d failed=%d rows=%d dropped=%d "
-        "seconds=%.1f%s",
-        session.isoformat(), report.status, report.symbols_total, report.symbols_written,
-        report.symbols_skipped, report.symbols_failed, report.rows_written, report.rows_dropped,
-        report.duration_seconds, f" error={report.error}" if report.error else "",
+        "END session=%s status=%s symbols=%d written=%d skipped=%d failed=%d rows=%d dropped=%d seconds=%.1f%s",
+        session.isoformat(),
+        report.status,
+        report.symbols_total,
+        report.symbols_written,
+        report.symbols_skipped,
+        report.symbols_failed,
+        report.rows_written,
+        report.rows_dropped,
+        report.duration_seconds,
+        f" error={report.error}" if report.error else "",
     )
     return report
 
@@ -143,9 +156,7 @@ def _with_duration(report: DayReport, seconds: float) -> DayReport:
     return replace(report, duration_seconds=round(seconds, 3))
 
 
-def _ingest(
-    session: date, snapshot_time: datetime, params: IngestParams, provider: ChainProvider | None
-) -> DayReport:
+def _ingest(session: date, snapshot_time: datetime, params: IngestParams, provider: ChainProvider | None) -> DayReport:
     base: dict[str, object] = {"session": session, "snapshot_time": snapshot_time, "provider": params.provider}
     try:
         connection = connect(resolve_target())
@@ -289,9 +300,7 @@ def _handle_result(
     progress.dropped += validated.dropped_total
     progress.missing_fields.update(snapshot.missing_fields)
     if validated.dropped_total:
-        logger.info(
-            "rows dropped session=%s symbol=%s dropped=%s", session.isoformat(), symbol, validated.dropped
-        )
+        logger.info("rows dropped session=%s symbol=%s dropped=%s", session.isoformat(), symbol, validated.dropped)
     progress.finished_symbol()
     return None
 

@@ -90,8 +90,7 @@ def prepare_run(
     finally:
         connection.close()
     complete = {
-        session: sum(1 for symbol in chosen if (stamp, symbol) in entries)
-        for session, stamp in snapshot_times.items()
+        session: sum(1 for symbol in chosen if (stamp, symbol) in entries) for session, stamp in snapshot_times.items()
     }
     params = IngestParams(
         provider=provider_name,

@@ -11,9 +11,7 @@ class NoSymbolsToIngest(ValueError):
     """The watchlist (or its intersection with `--symbols`) is empty: the run cannot do anything."""
 
 
-def resolve_symbols(
-    connection: psycopg2.extensions.connection, requested: tuple[str, ...] | None
-) -> list[str]:
+def resolve_symbols(connection: psycopg2.extensions.connection, requested: tuple[str, ...] | None) -> list[str]:
     """Active watchlist ∩ requested, in watchlist order; an empty result is an error, not a no-op."""
     universe = active_symbols(connection)
     if not universe:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -52,23 +52,35 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
 
 
 @pytest.fixture
-def database_url(pg_server: TestServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A fresh, migrated database for this test, exported as DATABASE_URL."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
+def make_database(pg_server: TestServer) -> Iterator[Callable[[], str]]:
+    """Create fresh migrated databases (from the template); all dropped after the test."""
     admin = _admin(pg_server)
+    created: list[str] = []
+
+    def create() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
+        created.append(name)
+        return pg_server.url_for(name)
+
+    yield create
     with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
-    url = pg_server.url_for(name)
-    monkeypatch.setenv("DATABASE_URL", url)
-    monkeypatch.delenv("OPTIONS_PROVIDER", raising=False)
-    yield url
-    with admin.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+        for name in created:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
     admin.close()
+
+
+@pytest.fixture
+def database_url(make_database: Callable[[], str], monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh, migrated database for this test, exported as DATABASE_URL."""
+    url = make_database()
+    monkeypatch.setenv("DATABASE_URL", url)
+    return url
 
 
 @pytest.fixture

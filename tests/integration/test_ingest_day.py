@@ -97,7 +97,11 @@ def test_heartbeat_every_n_symbols_and_start_end_lines(db, watchlist, caplog):
     assert messages[0].startswith("START session=2025-12-09")
     assert messages[-1].startswith("END session=2025-12-09 status=succeeded")
     heartbeats = [message for message in messages if message.startswith("heartbeat")]
-    assert [message.split()[2] for message in heartbeats] == ["symbols_done=2/5", "symbols_done=4/5", "symbols_done=5/5"]
+    assert [message.split()[2] for message in heartbeats] == [
+        "symbols_done=2/5",
+        "symbols_done=4/5",
+        "symbols_done=5/5",
+    ]
 
 
 def test_explicit_snapshot_time_is_the_identity(db, watchlist):

@@ -12,7 +12,12 @@ def report(day: int, status: str, rows: int = 0, error: str | None = None) -> Da
 
 def test_summary_counts_each_status_and_rows():
     summary = summarize(
-        [report(9, "succeeded", 10), report(10, "failed", error="boom"), report(11, "skipped"), report(12, "partial", 4)],
+        [
+            report(9, "succeeded", 10),
+            report(10, "failed", error="boom"),
+            report(11, "skipped"),
+            report(12, "partial", 4),
+        ],
         provider="synthetic",
         start_date=date(2025, 12, 9),
         end_date=date(2025, 12, 12),

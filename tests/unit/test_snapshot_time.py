@@ -1,4 +1,4 @@
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -43,4 +43,4 @@ def test_malformed_session_dates_are_refused(text):
 
 def test_offset_other_than_utc_keeps_the_instant():
     parsed = parse_snapshot_time("2025-12-10T01:00:00+05:00")
-    assert parsed == datetime(2025, 12, 9, 20, tzinfo=timezone.utc)
+    assert parsed == datetime(2025, 12, 9, 20, tzinfo=UTC)

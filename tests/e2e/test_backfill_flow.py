@@ -1,0 +1,221 @@
+"""The backfill and single-day flows end to end: CLI → Prefect flow → ingest_day → PostgreSQL."""
+
+import json
+import logging
+from datetime import date
+
+import psycopg2
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from flows.backfill import backfill_options
+from flows.cli import main
+from markets.calendar import get_calendar, latest_completed_session
+from markets.snapshot import snapshot_time_for
+from providers.base import TransientProviderError
+from tests.dbutil import chain_digest, count, ledger, rows_per_snapshot, seed_watchlist
+from tests.doubles import FailingProvider, RecordingProvider, TinyChainProvider, registered
+
+SYMBOLS = ["AAPL", "QQQ", "SPY"]
+RANGE = ["--start-date", "2025-12-09", "--end-date", "2025-12-22"]
+RANGE_SESSIONS = get_calendar("XNYS").sessions(date(2025, 12, 9), date(2025, 12, 22))
+
+
+@pytest.fixture
+def watchlist(db):
+    seed_watchlist(db, SYMBOLS)
+    return SYMBOLS
+
+
+@pytest.fixture
+def recording():
+    provider = RecordingProvider(TinyChainProvider(), name="recording")
+    with registered(provider):
+        yield provider
+
+
+def run_cli(*argv: str) -> int:
+    return main(list(argv), prog="python -m scripts.ingest_options")
+
+
+def test_range_runs_the_single_day_ingest_once_per_session_in_order(db, watchlist, recording):
+    assert len(RANGE_SESSIONS) == 10
+    assert run_cli(*RANGE, "--provider", "recording", "--concurrency", "1") == 0
+    assert recording.sessions == RANGE_SESSIONS
+    assert sorted(recording.calls) == sorted((symbol, day) for day in RANGE_SESSIONS for symbol in SYMBOLS)
+    stored_times = {stamp for stamp, _ in rows_per_snapshot(db)}
+    assert stored_times == {snapshot_time_for(day).strftime("%Y-%m-%dT%H:%M:%S.%f") for day in RANGE_SESSIONS}
+
+
+def test_flow_returns_one_report_per_session_with_its_own_snapshot_time(database_url, watchlist, recording):
+    summary = backfill_options(
+        start_date=date(2025, 12, 9), end_date=date(2025, 12, 12), provider="recording", day_retries=0
+    )
+    assert [day.session for day in summary.days] == RANGE_SESSIONS[:4]
+    assert [day.snapshot_time for day in summary.days] == [snapshot_time_for(day) for day in RANGE_SESSIONS[:4]]
+    assert summary.days_succeeded == 4
+    assert summary.rows_written == sum(day.rows_written for day in summary.days) > 0
+
+
+def test_rerunning_the_range_writes_nothing_and_asks_the_provider_nothing(db, watchlist, recording):
+    assert run_cli(*RANGE, "--provider", "recording") == 0
+    first_rows, first_ledger = rows_per_snapshot(db), ledger(db)
+    first_digest = chain_digest(db)
+    recording.calls.clear()
+    assert run_cli(*RANGE, "--provider", "recording") == 0
+    assert recording.calls == []
+    assert rows_per_snapshot(db) == first_rows
+    assert ledger(db) == first_ledger
+    assert chain_digest(db) == first_digest
+
+
+def test_a_failing_day_does_not_stop_the_range(db, watchlist, capsys):
+    bad_day = date(2025, 12, 11)
+    provider = FailingProvider(
+        TinyChainProvider(),
+        should_fail=lambda symbol, session: session == bad_day,
+        error=lambda symbol, session: TransientProviderError("HTTP 503 from upstream"),
+    )
+    with registered(provider):
+        code = run_cli(*RANGE, "--provider", "failing", "--day-retries", "0")
+    assert code == 0
+    stored_days = {stamp[:10] for stamp, _ in rows_per_snapshot(db)}
+    assert stored_days == {day.isoformat() for day in RANGE_SESSIONS if day != bad_day}
+    out = capsys.readouterr().out
+    assert "days_attempted=10 succeeded=9 partial=0 failed=1 skipped=0" in out
+
+
+def test_exit_code_is_1_only_when_every_day_failed(db, watchlist, capsys):
+    provider = FailingProvider(
+        TinyChainProvider(),
+        should_fail=lambda symbol, session: True,
+        error=lambda symbol, session: TransientProviderError("HTTP 503 from upstream"),
+    )
+    with registered(provider):
+        code = run_cli(
+            "--start-date", "2025-12-09", "--end-date", "2025-12-10", "--provider", "failing", "--day-retries", "0"
+        )
+    assert code == 1
+    assert "days_attempted=2 succeeded=0 partial=0 failed=2" in capsys.readouterr().out
+    assert count(db, "options_chains") == 0
+
+
+def test_a_transient_failure_is_retried_by_prefect_and_the_day_completes(db, watchlist):
+    attempts: list[str] = []
+
+    def first_attempt_fails(symbol: str, session: date) -> bool:
+        attempts.append(symbol)
+        return symbol == "QQQ" and attempts.count("QQQ") == 1
+
+    provider = FailingProvider(
+        TinyChainProvider(),
+        should_fail=first_attempt_fails,
+        error=lambda symbol, session: TransientProviderError("connection reset"),
+    )
+    with registered(provider):
+        summary = backfill_options(
+            start_date=date(2025, 12, 9),
+            end_date=date(2025, 12, 9),
+            provider="failing",
+            day_retries=1,
+            retry_delay_seconds=0.0,
+        )
+    assert summary.days_succeeded == 1
+    assert attempts.count("QQQ") == 2
+    assert attempts.count("SPY") == 1  # the retry only redid what was incomplete
+    assert {symbol for _, symbol in rows_per_snapshot(db)} == set(SYMBOLS)
+
+
+def test_progress_is_logged_range_days_heartbeat_and_summary(db, watchlist, recording, caplog):
+    caplog.set_level(logging.INFO, logger="kapman")
+    assert (
+        run_cli("--start-date", "2025-12-09", "--end-date", "2025-12-10", "--provider", "recording", "--heartbeat", "2")
+        == 0
+    )
+    messages = [record.getMessage() for record in caplog.records if record.name.startswith("kapman")]
+    assert "RANGE start=2025-12-09 end=2025-12-10 calendar=XNYS sessions=2" in messages
+    for day in ("2025-12-09", "2025-12-10"):
+        assert any(message.startswith(f"START session={day}") for message in messages)
+        assert any(message.startswith(f"END session={day} status=succeeded") for message in messages)
+        assert sum(message.startswith(f"heartbeat session={day}") for message in messages) == 2
+    summary = [message for message in messages if message.startswith("SUMMARY")]
+    assert len(summary) == 1
+    assert "days_attempted=2 succeeded=2 partial=0 failed=0 skipped=0" in summary[0]
+    assert f"rows_written={count(db, 'options_chains')}" in summary[0]
+
+
+def test_the_flow_writes_a_table_artifact_with_one_row_per_session(db, watchlist, recording):
+    summary = backfill_options(start_date=date(2025, 12, 9), end_date=date(2025, 12, 10), provider="recording")
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["options-backfill-days"]))
+        )
+    latest = max(artifacts, key=lambda artifact: artifact.created)
+    table = json.loads(latest.data) if isinstance(latest.data, str) else latest.data
+    assert [row["session"] for row in table] == ["2025-12-09", "2025-12-10"]
+    assert [row["status"] for row in table] == ["succeeded", "succeeded"]
+    assert sum(row["rows"] for row in table) == summary.rows_written
+
+
+def test_as_of_alone_is_exactly_one_day_of_a_range(make_database, monkeypatch, recording):
+    digests = []
+    for argv in (["--as-of", "2025-12-10"], ["--start-date", "2025-12-10", "--end-date", "2025-12-10"]):
+        url = make_database()
+        monkeypatch.setenv("DATABASE_URL", url)
+        connection = psycopg2.connect(url)
+        seed_watchlist(connection, SYMBOLS)
+        assert run_cli(*argv, "--provider", "recording") == 0
+        digests.append((chain_digest(connection), [row[:4] for row in ledger(connection)]))
+        connection.close()
+    assert digests[0] == digests[1]
+    assert len(digests[0][1]) == len(SYMBOLS)
+
+
+def test_without_dates_the_latest_completed_session_is_ingested(db, watchlist, recording):
+    assert run_cli("--provider", "recording") == 0
+    assert recording.sessions == [latest_completed_session(get_calendar("XNYS"))]
+
+
+def test_a_range_without_sessions_warns_and_exits_0(db, watchlist, recording, caplog):
+    caplog.set_level(logging.INFO, logger="kapman")
+    assert run_cli("--start-date", "2025-12-27", "--end-date", "2025-12-28", "--provider", "recording") == 0
+    assert recording.calls == []
+    assert any("no XNYS session" in record.getMessage() for record in caplog.records)
+
+
+def test_dry_run_prints_the_plan_and_fetches_nothing(db, watchlist, recording, caplog):
+    caplog.set_level(logging.INFO, logger="kapman")
+    assert run_cli(*RANGE, "--provider", "recording", "--dry-run") == 0
+    assert recording.calls == []
+    assert count(db, "options_chains") == 0
+    plan_lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("PLAN session=")]
+    assert len(plan_lines) == 10
+    assert "to_fetch=3" in plan_lines[0]
+
+
+@pytest.mark.parametrize(
+    ("setup", "argv", "message"),
+    [
+        ("watchlist", ["--provider", "nosuch"], "unknown provider 'nosuch'"),
+        ("empty", ["--provider", "recording"], "no active symbols"),
+        ("unreachable", ["--provider", "recording"], "cannot connect to postgresql://kapman:***@127.0.0.1:1/x"),
+        ("watchlist", [], "name a provider"),
+        ("watchlist", ["--provider", "recording", "--calendar", "MOON"], "unknown calendar"),
+    ],
+)
+def test_unusable_runs_fail_with_one_clear_line_and_write_nothing(
+    setup, argv, message, db, recording, monkeypatch, capsys
+):
+    if setup == "watchlist":
+        seed_watchlist(db, SYMBOLS)
+    if setup == "unreachable":
+        monkeypatch.setenv("DATABASE_URL", "postgresql://kapman:secret@127.0.0.1:1/x")
+    code = run_cli(*RANGE, *argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert err.startswith("error: ") and message in err
+    assert "secret" not in err
+    assert recording.calls == []
+    assert count(db, "options_chains") == 0 and count(db, "chain_snapshots") == 0

@@ -1,0 +1,87 @@
+"""Gamma exposure at the observed spot: per contract, per strike, and the walls it forms."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dealer._json import MONEY_DIGITS, PRICE_DIGITS, RATIO_DIGITS, json_number
+from dealer.chain import ChainArrays
+
+CONTRACT_MULTIPLIER = 100.0
+ONE_PERCENT = 0.01
+
+
+def dealer_sign(is_call: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """+1 for calls, −1 for puts: the model assumes dealers are long calls and short puts."""
+    return np.where(is_call, 1.0, -1.0)
+
+
+def dollar_gex(signed_open_interest: NDArray[np.float64], gamma: NDArray[np.float64], spot: Any) -> NDArray[np.float64]:
+    """Dollar gamma per 1% move: sign·OI × gamma × 100 × S² × 0.01 (broadcasts over spot levels)."""
+    spot_squared = np.square(spot)
+    return signed_open_interest * gamma * CONTRACT_MULTIPLIER * spot_squared * ONE_PERCENT
+
+
+def contract_gex(chain: ChainArrays, spot: float) -> NDArray[np.float64]:
+    """GEX of every contract at `spot`, aligned with the chain (NaN where gamma or OI is missing)."""
+    return dollar_gex(dealer_sign(chain.is_call) * chain.open_interest, chain.gamma, spot)
+
+
+def strike_totals(
+    strike: NDArray[np.float64], values: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Sum `values` per distinct strike; returns (ascending strikes, totals)."""
+    strikes, index = np.unique(strike, return_inverse=True)
+    totals = np.bincount(index.reshape(-1), weights=values, minlength=strikes.size)
+    return strikes, totals
+
+
+@dataclass(frozen=True)
+class Wall:
+    """A strike with outsized dealer gamma; `gex` keeps its sign (put walls are negative)."""
+
+    strike: float
+    gex: float
+    distance: float
+    distance_pct: float
+
+    def to_json(self) -> dict[str, float | None]:
+        return {
+            "strike": json_number(self.strike, PRICE_DIGITS),
+            "gex": json_number(self.gex, MONEY_DIGITS),
+            "distance": json_number(self.distance, PRICE_DIGITS),
+            "distance_pct": json_number(self.distance_pct, RATIO_DIGITS),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, float]) -> "Wall":
+        return cls(
+            strike=float(data["strike"]),
+            gex=float(data["gex"]),
+            distance=float(data["distance"]),
+            distance_pct=float(data["distance_pct"]),
+        )
+
+
+def top_walls(strike: NDArray[np.float64], gex: NDArray[np.float64], spot: float, top_n: int) -> tuple[Wall, ...]:
+    """The `top_n` strikes by |strike GEX|, largest first; ties go to the strike nearer spot.
+
+    Strikes whose GEX is exactly zero are not walls, so fewer than `top_n` may come back.
+    `distance` is strike − spot in dollars and `distance_pct` the same in percent of spot.
+    """
+    strikes, totals = strike_totals(strike, gex)
+    magnitude = np.abs(totals)
+    candidates = np.flatnonzero(magnitude > 0.0)
+    order = np.lexsort((np.abs(strikes[candidates] - spot), -magnitude[candidates]))
+    chosen = candidates[order[:top_n]]
+    return tuple(
+        Wall(
+            strike=float(strikes[i]),
+            gex=float(totals[i]),
+            distance=float(strikes[i] - spot),
+            distance_pct=float(100.0 * (strikes[i] - spot) / spot),
+        )
+        for i in chosen
+    )

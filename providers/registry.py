@@ -46,6 +46,17 @@ def unregister_provider(name: str) -> None:
             del _instances[key]
 
 
+# Built-in sources whose data is simulated; their rows are labelled so wherever they appear.
+SIMULATED_PROVIDERS = frozenset({"synthetic"})
+
+
+def is_simulated_provider(name: str) -> bool:
+    """Whether data recorded under this provider name is simulated (from the name alone, no build)."""
+    with _lock:
+        instances = [instance for (key, _), instance in _instances.items() if key == name]
+    return name in SIMULATED_PROVIDERS or any(instance.simulated for instance in instances)
+
+
 def provider_names() -> list[str]:
     _register_builtins()
     return sorted(_factories)

@@ -40,7 +40,7 @@ class TinyChainProvider:
                             ask=round(1.1 + step * 0.1, 2),
                             last=1.05,
                             volume=10 + step,
-                            open_interest=100 + (seed * (step + 1)) % 900,
+                            open_interest=100 + (seed * (step + (1 if option_type == "C" else 3))) % 900,
                             implied_volatility=0.2 + step * 0.001,
                             delta=0.5,
                             gamma=0.01 + step * 0.0001,

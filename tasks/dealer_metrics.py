@@ -1,0 +1,214 @@
+"""`compute_dealer_metrics`: every requested session of one ticker, snapshot and history metrics.
+
+History is strict: each of the `lookback_sessions` calendar sessions before a day must have a
+complete snapshot (ledger row) for the ticker, or the day is `MISSING_HISTORY` with the missing
+sessions named. Nothing older or newer is ever used in place of a missing session.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from dealer import (
+    DEFAULT_CONFIG,
+    MODEL_VERSION,
+    ChainArrays,
+    DealerConfig,
+    HistoryMetrics,
+    SnapshotMetrics,
+    compute_history_metrics,
+    compute_snapshot_metrics,
+)
+from markets.calendar import get_calendar, previous_sessions
+from markets.snapshot import snapshot_time_for
+from providers.registry import is_simulated_provider
+from store.connection import connect, resolve_target
+from store.dealer_rows import (
+    ChainColumns,
+    complete_snapshots,
+    load_chain_columns,
+    session_closes,
+    upsert_dealer_metrics,
+)
+from store.tickers import ticker_ids
+
+logger = logging.getLogger("kapman.dealer")
+
+COMPLETE, MISSING_HISTORY = "COMPLETE", "MISSING_HISTORY"
+ERROR = "ERROR"
+
+
+@dataclass(frozen=True)
+class TickerDayMetrics:
+    """One ticker-day's outcome: a row of the dealer-metrics table artifact."""
+
+    symbol: str
+    session: date
+    status: str
+    status_reason: str
+    history_status: str | None
+    missing_sessions: tuple[date, ...] = ()
+    gex_net: float | None = None
+    gamma_flip: float | None = None
+    dgpi: float | None = None
+    position: str | None = None
+    error: str | None = None
+
+
+def backfill_hint(symbol: str, missing: list[date]) -> str:
+    """The command that fills exactly the missing sessions' snapshots for this ticker."""
+    return (
+        f"python -m scripts.ingest_options --start-date {min(missing).isoformat()} "
+        f"--end-date {max(missing).isoformat()} --symbols {symbol}"
+    )
+
+
+def _chain_arrays(columns: ChainColumns, session: date) -> ChainArrays:
+    dte = (columns.expiration_date - np.datetime64(session, "D")).astype(np.int64)
+    return ChainArrays(
+        strike=columns.strike,
+        is_call=columns.is_call,
+        dte=dte,
+        gamma=columns.gamma,
+        open_interest=columns.open_interest,
+        implied_volatility=columns.implied_volatility,
+    )
+
+
+def _missing_chain(session: date) -> SnapshotMetrics:
+    """INVALID for a ticker-day with no complete snapshot: reported, never skipped silently."""
+    invalid = compute_snapshot_metrics(ChainArrays.empty(), None)
+    from dataclasses import replace
+
+    return replace(invalid, status_reason="no_chain")
+
+
+def run_dealer_metrics(
+    symbol: str,
+    sessions: list[date],
+    *,
+    lookback_sessions: int = 5,
+    calendar: str = "XNYS",
+    config: DealerConfig = DEFAULT_CONFIG,
+) -> list[TickerDayMetrics]:
+    """Compute and upsert metrics for `symbol` on each session; one bad day never stops the rest."""
+    trading_calendar = get_calendar(calendar)
+    priors = {session: previous_sessions(trading_calendar, session, lookback_sessions) for session in sessions}
+    needed = sorted(set(sessions).union(*priors.values()))
+    times = {session: snapshot_time_for(session) for session in needed}
+
+    connection = connect(resolve_target())
+    try:
+        ticker_id = ticker_ids(connection, [symbol]).get(symbol)
+        if ticker_id is None:
+            return [
+                TickerDayMetrics(
+                    symbol, session, "INVALID", "unknown_ticker", None, error="no such ticker in the store"
+                )
+                for session in sessions
+            ]
+        ledger = complete_snapshots(connection, ticker_id, list(times.values()))
+        complete = [session for session in needed if times[session] in ledger]
+        chains = load_chain_columns(connection, ticker_id, [times[session] for session in complete])
+        spots = session_closes(connection, ticker_id, complete)
+
+        snapshots: dict[date, SnapshotMetrics] = {}
+        for session in complete:
+            columns = chains.get(times[session])
+            chain = _chain_arrays(columns, session) if columns is not None else ChainArrays.empty()
+            snapshots[session] = compute_snapshot_metrics(chain, spots.get(session), config)
+
+        results = []
+        for session in sessions:
+            try:
+                results.append(
+                    _one_day(
+                        connection,
+                        symbol,
+                        ticker_id,
+                        session,
+                        priors[session],
+                        snapshots,
+                        ledger,
+                        times,
+                        lookback_sessions,
+                    )
+                )
+            except Exception as exc:  # a bad ticker-day is reported; the batch goes on
+                logger.error("dealer metrics failed symbol=%s session=%s error=%s", symbol, session, exc)
+                results.append(TickerDayMetrics(symbol, session, ERROR, "error", None, error=str(exc)))
+        return results
+    finally:
+        connection.close()
+
+
+def _one_day(
+    connection,  # noqa: ANN001 - psycopg2 connection
+    symbol: str,
+    ticker_id: str,
+    session: date,
+    prior_sessions: list[date],
+    snapshots: dict[date, SnapshotMetrics],
+    ledger: dict,
+    times: dict,
+    lookback_sessions: int,
+) -> TickerDayMetrics:
+    today = snapshots.get(session) or _missing_chain(session)
+    missing = [prior for prior in prior_sessions if prior not in snapshots]
+    if missing:
+        history_status, history = MISSING_HISTORY, HistoryMetrics.empty()
+        logger.warning(
+            "MISSING_HISTORY symbol=%s session=%s missing_sessions=%s fill_with=%r",
+            symbol,
+            session.isoformat(),
+            ",".join(day.isoformat() for day in missing),
+            backfill_hint(symbol, missing),
+        )
+    else:
+        history_status = COMPLETE
+        history = compute_history_metrics(today, [snapshots[prior] for prior in prior_sessions])
+    provider = ledger.get(times[session])
+    payload = {
+        **today.to_json(),
+        "symbol": symbol,
+        "session": session.isoformat(),
+        "provider": provider,
+        "simulated": bool(provider and is_simulated_provider(provider)),
+        "lookback_sessions": lookback_sessions,
+        "history_status": history_status,
+        "missing_sessions": [day.isoformat() for day in missing],
+        "history": history.to_json(),
+    }
+    upsert_dealer_metrics(connection, times[session], ticker_id, payload, MODEL_VERSION)
+    return TickerDayMetrics(
+        symbol=symbol,
+        session=session,
+        status=today.status,
+        status_reason=today.status_reason,
+        history_status=history_status,
+        missing_sessions=tuple(missing),
+        gex_net=payload.get("gex_net"),
+        gamma_flip=payload.get("gamma_flip"),
+        dgpi=payload.get("dgpi"),
+        position=payload.get("position"),
+    )
+
+
+@task(
+    name="compute_dealer_metrics",
+    task_run_name="dealer-{symbol}",
+    retries=1,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+)
+def compute_dealer_metrics(
+    symbol: str, sessions: list[date], lookback_sessions: int, calendar: str
+) -> list[TickerDayMetrics]:
+    """Dealer metrics of one ticker over the requested sessions."""
+    return run_dealer_metrics(symbol, sessions, lookback_sessions=lookback_sessions, calendar=calendar)

@@ -1,0 +1,95 @@
+"""Dealer metrics over stored chains: history strictness, INVALID cases, idempotence."""
+
+import logging
+from datetime import date
+
+import pytest
+
+from markets.calendar import get_calendar
+from tasks.dealer_metrics import run_dealer_metrics
+from tasks.ingest_day import IngestParams, run_ingest_day
+from tests.dbutil import seed_watchlist
+from tests.doubles import TinyChainProvider
+
+SESSIONS = get_calendar("XNYS").sessions(date(2025, 12, 1), date(2025, 12, 9))  # 12-01 … 12-09, 7 sessions
+TARGET = date(2025, 12, 9)
+
+
+def ingest(sessions, symbols=("SPY",)):
+    for session in sessions:
+        report = run_ingest_day(
+            session, IngestParams(provider="tiny", symbols=tuple(symbols)), provider=TinyChainProvider()
+        )
+        assert report.status in ("succeeded", "skipped")
+
+
+def stored_metrics(db, symbol: str, session: date):
+    with db, db.cursor() as cursor:
+        cursor.execute(
+            "SELECT d.dealer_metrics_json, d.model_version, d.updated_at FROM daily_snapshots d "
+            "JOIN tickers t ON t.id = d.ticker_id WHERE t.symbol = %s AND d.time::date = %s",
+            (symbol, session),
+        )
+        return cursor.fetchone()
+
+
+@pytest.fixture
+def watchlist(db):
+    seed_watchlist(db, ["SPY", "QQQ"])
+
+
+def test_complete_history_computes_every_history_metric(db, watchlist):
+    ingest(SESSIONS)
+    [result] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
+    assert (result.status, result.history_status, result.missing_sessions) == ("FULL", "COMPLETE", ())
+    metrics, model_version, _ = stored_metrics(db, "SPY", TARGET)
+    assert model_version == "dealer-v1"
+    assert metrics["history_status"] == "COMPLETE" and metrics["missing_sessions"] == []
+    history = metrics["history"]
+    assert history["lookback_sessions"] == 5
+    for key in ("gex_net_change_1d", "open_interest_total_change_1d", "gex_net_change_lookback", "gex_net_zscore"):
+        assert history[key] is not None, key
+    assert metrics["simulated"] is False and metrics["provider"] == "tiny"
+
+
+def test_one_missing_prior_session_is_named_and_never_filled_from_an_older_one(db, watchlist, caplog):
+    caplog.set_level(logging.WARNING, logger="kapman")
+    ingest([session for session in SESSIONS if session != date(2025, 12, 4)])  # 12-01 stays as a stale candidate
+    [result] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
+    assert result.history_status == "MISSING_HISTORY"
+    assert result.missing_sessions == (date(2025, 12, 4),)
+    metrics, _, _ = stored_metrics(db, "SPY", TARGET)
+    assert metrics["missing_sessions"] == ["2025-12-04"]
+    assert all(value is None for value in metrics["history"].values())
+    assert metrics["gex_net"] is not None and metrics["status"] == "FULL"
+    hint = "python -m scripts.ingest_options --start-date 2025-12-04 --end-date 2025-12-04 --symbols SPY"
+    assert any(hint in record.getMessage() for record in caplog.records)
+
+
+def test_missing_spot_is_invalid_with_reason(db, watchlist):
+    ingest(SESSIONS)
+    with db, db.cursor() as cursor:
+        cursor.execute("DELETE FROM ohlcv WHERE date = %s", (TARGET,))
+    [result] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
+    assert (result.status, result.status_reason) == ("INVALID", "missing_spot")
+    assert stored_metrics(db, "SPY", TARGET)[0]["gex_net"] is None
+
+
+def test_a_ticker_without_chain_is_invalid_and_the_others_go_on(db, watchlist):
+    ingest(SESSIONS, symbols=("SPY",))
+    ingest([], symbols=("QQQ",))
+    [qqq] = run_dealer_metrics("QQQ", [TARGET], lookback_sessions=5)
+    [spy] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
+    assert qqq.status == "INVALID"
+    assert qqq.status_reason in ("no_chain", "unknown_ticker")
+    assert spy.status == "FULL"
+
+
+def test_rerun_writes_the_same_json(db, watchlist):
+    ingest(SESSIONS)
+    run_dealer_metrics("SPY", SESSIONS[-2:], lookback_sessions=5)
+    first = [stored_metrics(db, "SPY", session) for session in SESSIONS[-2:]]
+    run_dealer_metrics("SPY", SESSIONS[-2:], lookback_sessions=5)
+    second = [stored_metrics(db, "SPY", session) for session in SESSIONS[-2:]]
+    assert [row[0] for row in first] == [row[0] for row in second]
+    assert [row[2] for row in first] == [row[2] for row in second]  # untouched: nothing changed

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import date
 
 from flows.cli import main as ingest_main
+from flows.dealer_metrics import main as dealer_main
+from markets.snapshot import snapshot_time_for
 from store.connection import connect, resolve_target
+from store.dealer_rows import read_dealer_metrics
 from store.migrations import migrate
 from store.watchlist import active_symbols, load_symbols
 
 DEMO_WATCHLIST = "demo"
 DEMO_SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN")
-START, END = "2025-12-09", "2025-12-22"
+BACKFILL_START, BACKFILL_END = "2025-12-09", "2025-12-22"
+# Dealer history needs the 5 prior sessions: inside this window that holds from 2025-12-16 on.
+METRICS_START, LOOKBACK_SESSIONS = "2025-12-16", 5
 
 
 def seed_demo_watchlist() -> None:
@@ -31,6 +37,30 @@ def seed_demo_watchlist() -> None:
         connection.close()
 
 
+def print_metrics(session: date) -> None:
+    connection = connect(resolve_target())
+    try:
+        metrics = read_dealer_metrics(connection, snapshot_time_for(session))
+    finally:
+        connection.close()
+    print(f"\nDealer metrics for {session.isoformat()} (SIMULATED data, model dealer-v1)")
+    header = f"{'symbol':<7}{'status':<9}{'history':<17}{'spot':>10}{'gex_net $/1%':>16}{'gamma_flip':>12}"
+    print(header + f"{'dgpi':>8}  {'position':<12}{'call wall':>10}{'put wall':>10}")
+    for symbol, row in metrics.items():
+
+        def number(value: float | None, spec: str) -> str:
+            return "-" if value is None else format(value, spec)
+
+        call_wall = row["call_walls"][0]["strike"] if row["call_walls"] else None
+        put_wall = row["put_walls"][0]["strike"] if row["put_walls"] else None
+        print(
+            f"{symbol:<7}{row['status']:<9}{row['history_status']:<17}{number(row['spot'], ',.2f'):>10}"
+            f"{number(row['gex_net'], ',.0f'):>16}{number(row['gamma_flip'], ',.2f'):>12}"
+            f"{number(row['dgpi'], '.1f'):>8}  {row['position'] or '-':<12}"
+            f"{number(call_wall, 'g'):>10}{number(put_wall, 'g'):>10}"
+        )
+
+
 def main() -> int:
     if os.environ.get("DATABASE_URL"):
         print(
@@ -40,9 +70,15 @@ def main() -> int:
         return 2
     seed_demo_watchlist()
     code = ingest_main(
-        ["--provider", "synthetic", "--start-date", START, "--end-date", END, "--concurrency", "4"],
+        ["--provider", "synthetic", "--start-date", BACKFILL_START, "--end-date", BACKFILL_END, "--concurrency", "4"],
         prog="python -m scripts.ingest_options",
     )
+    if code != 0:
+        return code
+    code = dealer_main(
+        ["--start-date", METRICS_START, "--end-date", BACKFILL_END, "--lookback-sessions", str(LOOKBACK_SESSIONS)]
+    )
+    print_metrics(date.fromisoformat(BACKFILL_END))
     return code
 
 

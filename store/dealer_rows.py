@@ -115,3 +115,14 @@ def upsert_dealer_metrics(
 
 def _dumps(value: dict) -> str:
     return json.dumps(value, sort_keys=True, allow_nan=False)
+
+
+def read_dealer_metrics(connection: psycopg2.extensions.connection, snapshot_time: datetime) -> dict[str, dict]:
+    """symbol → stored metrics JSON at one snapshot time (for reports and the demo)."""
+    with connection, connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT t.symbol, d.dealer_metrics_json FROM daily_snapshots d JOIN tickers t ON t.id = d.ticker_id "
+            "WHERE d.time = %s ORDER BY t.symbol",
+            (snapshot_time,),
+        )
+        return dict(cursor.fetchall())

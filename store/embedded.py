@@ -46,6 +46,7 @@ def stop(pgdata: Path | None = None) -> bool:
     pgdata = pgdata or data_dir()
     if not (pgdata / "postmaster.pid").exists():
         return False
+    _pgserver()
     from pgserver._commands import POSTGRES_BIN_PATH
 
     command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-w", "-m", "fast", "stop"]

@@ -13,7 +13,8 @@ from prefect import unmapped
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture
 
-from tasks.ingest_day import FAILED, DayIncomplete, DayReport, IngestParams, ingest_day
+from providers.registry import is_simulated_provider
+from tasks.ingest_day import FAILED, SKIPPED, DayIncomplete, DayReport, IngestParams, ingest_day
 from tasks.preflight import RunPlan
 
 logger = logging.getLogger("kapman.flows")
@@ -53,16 +54,40 @@ def run_sessions(
     task = ingest_day.with_options(
         retries=day_retries, retry_delay_seconds=retry_delays(day_retries, retry_delay_seconds)
     )
-    sessions = list(plan.sessions)
+    # The plan's one ledger query already shows which sessions are complete: those are reported as
+    # skipped without a task run, so a fully ingested range is decided in milliseconds.
+    complete = [session for session in plan.sessions if plan.complete_symbols.get(session) == len(plan.symbols)]
+    to_run = [session for session in plan.sessions if session not in complete]
+    reports = {session: _already_complete(session, plan) for session in complete}
     progress_id = create_progress_artifact(
-        progress=0.0, key="options-ingest-progress", description="Sessions finished, in percent"
+        progress=100.0 * len(reports) / max(len(plan.sessions), 1),
+        key="options-ingest-progress",
+        description="Sessions finished, in percent",
     )
-    reports: list[DayReport] = []
-    for start in range(0, len(sessions), max_parallel_days):
-        batch = sessions[start : start + max_parallel_days]
+    for start in range(0, len(to_run), max_parallel_days):
+        batch = to_run[start : start + max_parallel_days]
         futures = task.map(batch, params=unmapped(plan.params))
         for session, future in zip(batch, futures, strict=True):
-            reports.append(_final_report(future, session, plan.params, plan))
+            reports[session] = _final_report(future, session, plan.params, plan)
         if progress_id is not None:
-            update_progress_artifact(progress_id, progress=100.0 * len(reports) / len(sessions))
-    return reports
+            update_progress_artifact(progress_id, progress=100.0 * len(reports) / len(plan.sessions))
+    return [reports[session] for session in plan.sessions]
+
+
+def _already_complete(session: date, plan: RunPlan) -> DayReport:
+    logger.info(
+        "SKIP session=%s snapshot_time=%s complete=%d/%d (ledger)",
+        session.isoformat(),
+        plan.snapshot_time(session).isoformat(),
+        len(plan.symbols),
+        len(plan.symbols),
+    )
+    return DayReport(
+        session=session,
+        snapshot_time=plan.snapshot_time(session),
+        status=SKIPPED,
+        provider=plan.params.provider,
+        symbols_total=len(plan.symbols),
+        symbols_skipped=len(plan.symbols),
+        simulated=is_simulated_provider(plan.params.provider),
+    )

@@ -6,6 +6,8 @@ every day of a backfill share it.
 
 from __future__ import annotations
 
+import importlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,12 +82,28 @@ def get_provider(name: str, settings: ProviderSettings | None = None) -> ChainPr
         return _instances[key]
 
 
+PLUGIN_MODULES_ENV = "KAPMAN_PROVIDER_MODULES"
+_plugins_loaded: set[str] = set()
+
+
 def _register_builtins() -> None:
     with _lock:
         if "synthetic" not in _factories:
             _factories["synthetic"] = _synthetic_factory
         if "polygon" not in _factories:
             _factories["polygon"] = _polygon_factory
+    _load_plugins()
+
+
+def _load_plugins() -> None:
+    """Import the modules named in KAPMAN_PROVIDER_MODULES (comma separated); each registers its
+    providers with `register_provider` when imported. This is how a worker process, a deployment or a
+    subprocess gets a provider that is not built in (a vendor adapter, a test double)."""
+    for module_name in filter(None, (part.strip() for part in os.environ.get(PLUGIN_MODULES_ENV, "").split(","))):
+        if module_name in _plugins_loaded:
+            continue
+        _plugins_loaded.add(module_name)
+        importlib.import_module(module_name)
 
 
 def _synthetic_factory(settings: ProviderSettings) -> ChainProvider:

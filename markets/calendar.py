@@ -50,28 +50,41 @@ class WeekdayCalendar:
         return datetime.combine(session, REGULAR_CLOSE_NY, tzinfo=NEW_YORK).astimezone(UTC)
 
 
+@lru_cache(maxsize=64)
+def _exchange_year(name: str, year: int) -> dict[date, datetime]:
+    """One calendar year of sessions → close (UTC), computed once per process.
+
+    pandas-market-calendars recomputes every holiday rule on each `schedule()` call (~0.2 s of CPU
+    under the GIL), and providers ask several questions per fetch.
+    """
+    import pandas_market_calendars as mcal
+
+    schedule = mcal.get_calendar(name).schedule(start_date=f"{year}-01-01", end_date=f"{year}-12-31")
+    return {
+        stamp.date(): close.to_pydatetime().astimezone(UTC)
+        for stamp, close in zip(schedule.index, schedule["market_close"], strict=True)
+    }
+
+
 @dataclass(frozen=True)
 class ExchangeCalendar:
     """An exchange calendar from pandas-market-calendars (holidays and early closes)."""
 
     name: str
 
-    def _calendar(self):  # noqa: ANN202 - pandas-market-calendars has no public type for it
-        import pandas_market_calendars as mcal
-
-        return mcal.get_calendar(self.name)
-
     def sessions(self, start: date, end: date) -> list[date]:
-        if end < start:
-            return []
-        schedule = self._calendar().schedule(start_date=start.isoformat(), end_date=end.isoformat())
-        return [stamp.date() for stamp in schedule.index]
+        return [
+            session
+            for year in range(start.year, end.year + 1)
+            for session in _exchange_year(self.name, year)
+            if start <= session <= end
+        ]
 
     def session_close(self, session: date) -> datetime:
-        schedule = self._calendar().schedule(start_date=session.isoformat(), end_date=session.isoformat())
-        if schedule.empty:
+        close = _exchange_year(self.name, session.year).get(session)
+        if close is None:
             raise ValueError(f"{session.isoformat()} is not a {self.name} session")
-        return schedule["market_close"].iloc[0].to_pydatetime().astimezone(UTC)
+        return close
 
 
 @lru_cache(maxsize=32)

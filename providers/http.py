@@ -308,7 +308,7 @@ class ApiClient:
             )
             if answer.status == 429:
                 delay = self._rate_limit_delay(response, attempt, shown)
-                last_problem = f"HTTP 429 {answer.error_text!r}".strip()
+                last_problem = f"HTTP 429 {self.redact(answer.error_text)!r}".strip()
                 self.budget.block_for(delay)
                 logger.warning(
                     "event=rate_limited provider=%s path=%s attempt=%d block_s=%.3f request_id=%s",

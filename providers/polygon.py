@@ -569,7 +569,8 @@ class _HistoryFetch:
             pages += 1
             for row in results:
                 if not isinstance(row, dict):
-                    raise request.malformed(f"answered a row that is not an object: {str(row)[:80]!r}")
+                    shown = self.http.redact(str(row)[:80])
+                    raise request.malformed(f"answered a row that is not an object: {shown!r}")
                 self.check_row(request, endpoint, row, expected_root)
                 collected.append(row)
         return collected, pages

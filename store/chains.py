@@ -7,7 +7,6 @@ the underlying close. Either all of it lands or none of it does, so "ledger row 
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,22 +72,116 @@ class WriteOutcome:
     already_complete: bool
 
 
-def _copy_value(value: object) -> str:
-    if value is None:
-        return r"\N"
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"non-finite value {value!r} reached the write path")
-        return repr(value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
+# ---- COPY text -----------------------------------------------------------------------------------
+#
+# Building the text is the Python side's whole cost of a write (the server's COPY does the rest), so
+# it is done a chunk at a time, in C as far as possible, and streamed (see `_CopySource`).
+#
+# Values stay exact on both paths below. Strikes are Decimals and go as their own digits; floats go
+# as their shortest round-trip decimal (Python's repr, or orjson's Ryu-style output: the same digits,
+# sometimes another exponent spelling, e.g. 1e-05 / 0.00001), so numeric holds the value the
+# provider gave, and reading it back as a float gives the same float; None becomes NULL; NaN and
+# infinities are refused (numeric would store them).
+
+try:  # orjson ships with Prefect (one of its dependencies); without it the exact slow path is used.
+    import orjson as _orjson
+except ImportError:  # pragma: no cover
+    _orjson = None
+
+# Rows formatted per `read()` of the COPY source: large enough that per-call overhead vanishes,
+# small enough that the server parses one chunk while this process formats the next.
+COPY_CHUNK_ROWS = 256
+_OPTION_TYPES = frozenset({"C", "P"})
+# The general path: one `%` per row (`%s` is `str()`: ISO dates, Decimal digits, float repr).
+_ROW_TAIL = "\t".join(["%s"] * (len(CHAIN_COLUMNS) - 2)) + "\n"
 
 
-def _copy_buffer(symbol_day: SymbolDayRows) -> io.StringIO:
-    prefix = f"{symbol_day.snapshot_time.isoformat()}\t{symbol_day.ticker_id}\t"
-    lines = [prefix + "\t".join(_copy_value(value) for value in row) for row in symbol_day.rows]
-    return io.StringIO("\n".join(lines) + "\n" if lines else "")
+class _CopySource:
+    """The COPY text of one symbol-day, produced chunk by chunk as psycopg2 asks for it.
+
+    psycopg2's `copy_expert` calls `read()` until it returns nothing and sends each chunk as it
+    comes, so formatting chunk n+1 here overlaps with the server parsing and inserting chunk n.
+
+    An exception raised here reaches psycopg2, which aborts the COPY (the server discards it) and
+    raises a database error instead; the original exception is kept in `error` and re-raised.
+    """
+
+    def __init__(self, symbol_day: SymbolDayRows) -> None:
+        prefix = f"{symbol_day.snapshot_time.isoformat()}\t{symbol_day.ticker_id}\t"
+        self._prefix = prefix.encode()
+        self._row_separator = b"\n" + self._prefix
+        self._format_row = (prefix.replace("%", "%%") + _ROW_TAIL).__mod__
+        self._rows = symbol_day.rows
+        self._position = 0
+        self.error: Exception | None = None
+
+    def read(self, size: int = -1) -> bytes:
+        start = self._position
+        chunk = self._rows[start : start + COPY_CHUNK_ROWS]
+        if not chunk:
+            return b""
+        self._position = start + len(chunk)
+        try:
+            text = self._fast(chunk) if _orjson is not None else None
+            return text if text is not None else self._general(chunk)
+        except Exception as exc:
+            self.error = exc
+            raise
+
+    def text(self) -> bytes:
+        """Everything at once (for tests and benchmarks that need the exact bytes COPY receives)."""
+        return b"".join(iter(self.read, b""))
+
+    def _fast(self, chunk: Sequence[ChainRow]) -> bytes | None:
+        """One orjson call per chunk, then a few byte replacements turn its JSON into COPY text.
+
+        Only for chunks of the plain types it renders exactly (dates, Decimal strikes as text,
+        "C"/"P", floats, ints, None); anything else (None returned) takes the general path, which
+        hands odd values to the database to accept or reject as before. The JSON → COPY step is safe
+        because no such value contains a quote, comma, bracket or "null".
+        """
+        expirations, strikes, option_types, *numbers = zip(*chunk, strict=True)
+        if not _OPTION_TYPES.issuperset(option_types):
+            return None
+        for column in numbers:
+            try:
+                total = sum(filter(None, column))
+            except TypeError:  # not all numbers (Decimal and float mixed, a string...)
+                return None
+            if not math.isfinite(total):  # a NaN or infinity in the column, or just an overflow
+                _refuse_non_finite(chunk)
+        try:
+            body = _orjson.dumps(list(zip(expirations, map(str, strikes), option_types, *numbers, strict=True)))
+        except TypeError:  # a type orjson does not serialise natively (numpy scalars...)
+            return None
+        if b"N" in body or b"I" in body:  # a Decimal NaN or Infinity strike ("null" is lowercase)
+            _refuse_non_finite(chunk)
+            return None
+        # [[row],[row]] → prefix + row \n prefix + row: strip quotes, commas become tabs, null is \N.
+        rows = body[2:-2].replace(b"],[", self._row_separator).replace(b'"', b"").replace(b",", b"\t")
+        return self._prefix + rows.replace(b"null", b"\\N") + b"\n"
+
+    def _general(self, chunk: Sequence[ChainRow]) -> bytes:
+        """Any values: `str()` of each, `None` → `\\N` (no chain value's text contains "None")."""
+        text = "".join(map(self._format_row, chunk)).replace("None", "\\N")
+        # Legitimate text here holds digits, ISO dates and times, a uuid (hex), "C"/"P", exponents
+        # and \\N: never a lowercase "n" nor "aN", which every non-finite spelling ("nan", "inf",
+        # "NaN", "sNaN", "Infinity") contains.
+        if "n" in text or "aN" in text:
+            _refuse_non_finite(chunk)
+        return text.encode()
+
+
+def _refuse_non_finite(chunk: Sequence[ChainRow]) -> None:
+    """Raise for the first NaN or infinity in the chunk (PostgreSQL's numeric would store it)."""
+    for row in chunk:
+        for column, value in zip(CHAIN_COLUMNS[2:], row, strict=False):
+            if isinstance(value, Decimal):
+                finite = value.is_finite()
+            else:
+                finite = not isinstance(value, float) or math.isfinite(value)
+            if not finite:
+                raise ValueError(f"non-finite value {value!r} in column {column} reached the write path")
 
 
 def _lock_symbol_day(cursor: psycopg2.extensions.cursor, ticker_id: str, snapshot_time: datetime) -> None:
@@ -99,9 +192,18 @@ def _lock_symbol_day(cursor: psycopg2.extensions.cursor, ticker_id: str, snapsho
     )
 
 
+_LEDGER_INSERT = (
+    "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close) "
+    "VALUES (%(time)s, %(ticker_id)s, %(provider)s, %(contracts)s, %(close)s)"
+)
+_CLOSE_INSERT = (
+    "INSERT INTO ohlcv (ticker_id, date, close) VALUES (%(ticker_id)s, %(session)s, %(close)s) "
+    "ON CONFLICT (ticker_id, date) DO NOTHING"
+)
+
+
 def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: SymbolDayRows) -> WriteOutcome:
     """Write one symbol-day atomically; a symbol-day already in the ledger is left untouched."""
-    columns = ", ".join(CHAIN_COLUMNS)
     with connection, connection.cursor() as cursor:
         _lock_symbol_day(cursor, symbol_day.ticker_id, symbol_day.snapshot_time)
         cursor.execute(
@@ -113,41 +215,56 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
 
         # With the lock held and no ledger row, our rows can only collide with rows some other
         # system wrote without a ledger entry; COPY straight in, and merge only if that happens.
-        cursor.execute("SAVEPOINT direct_copy")
-        try:
-            cursor.copy_expert(f"COPY options_chains ({columns}) FROM STDIN", _copy_buffer(symbol_day))
-            rows_written = len(symbol_day.rows)
-            cursor.execute("RELEASE SAVEPOINT direct_copy")
-        except psycopg2.errors.UniqueViolation:
-            cursor.execute("ROLLBACK TO SAVEPOINT direct_copy")
-            rows_written = _merge_via_staging(cursor, symbol_day, columns)
+        rows_written = 0
+        if symbol_day.rows:
+            cursor.execute("SAVEPOINT direct_copy")
+            try:
+                _copy_rows(cursor, "options_chains", symbol_day)
+                rows_written = len(symbol_day.rows)
+                cursor.execute("RELEASE SAVEPOINT direct_copy")
+            except psycopg2.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT direct_copy")
+                rows_written = _merge_via_staging(cursor, symbol_day)
 
+        # The ledger row and the underlying close, in one round trip.
+        statements = [_LEDGER_INSERT] + ([_CLOSE_INSERT] if symbol_day.underlying_close is not None else [])
         cursor.execute(
-            "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close) "
-            "VALUES (%s, %s, %s, %s, %s)",
-            (
-                symbol_day.snapshot_time,
-                symbol_day.ticker_id,
-                symbol_day.provider,
-                len(symbol_day.rows),
-                symbol_day.underlying_close,
-            ),
+            "; ".join(statements),
+            {
+                "time": symbol_day.snapshot_time,
+                "ticker_id": symbol_day.ticker_id,
+                "provider": symbol_day.provider,
+                "contracts": len(symbol_day.rows),
+                "close": symbol_day.underlying_close,
+                "session": symbol_day.session,
+            },
         )
-        if symbol_day.underlying_close is not None:
-            cursor.execute(
-                "INSERT INTO ohlcv (ticker_id, date, close) VALUES (%s, %s, %s) "
-                "ON CONFLICT (ticker_id, date) DO NOTHING",
-                (symbol_day.ticker_id, symbol_day.session, symbol_day.underlying_close),
-            )
     return WriteOutcome(rows_written=rows_written, already_complete=False)
 
 
-def _merge_via_staging(cursor: psycopg2.extensions.cursor, symbol_day: SymbolDayRows, columns: str) -> int:
+_COPY_COLUMNS = ", ".join(CHAIN_COLUMNS)
+
+
+def _copy_rows(cursor: psycopg2.extensions.cursor, table: str, symbol_day: SymbolDayRows) -> None:
+    """COPY the symbol-day's rows into `table`, streaming (see `_CopySource`)."""
+    source = _CopySource(symbol_day)
+    try:
+        cursor.copy_expert(f"COPY {table} ({_COPY_COLUMNS}) FROM STDIN", source)
+    except psycopg2.Error:
+        if source.error is not None:
+            # psycopg2 turned our exception into "COPY from stdin failed"; the cause is ours.
+            raise source.error from None
+        raise
+
+
+def _merge_via_staging(cursor: psycopg2.extensions.cursor, symbol_day: SymbolDayRows) -> int:
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS chain_staging (LIKE options_chains INCLUDING DEFAULTS) ON COMMIT DROP"
     )
-    cursor.copy_expert(f"COPY chain_staging ({columns}) FROM STDIN", _copy_buffer(symbol_day))
-    cursor.execute(f"INSERT INTO options_chains ({columns}) SELECT {columns} FROM chain_staging ON CONFLICT DO NOTHING")
+    _copy_rows(cursor, "chain_staging", symbol_day)
+    cursor.execute(
+        f"INSERT INTO options_chains ({_COPY_COLUMNS}) SELECT {_COPY_COLUMNS} FROM chain_staging ON CONFLICT DO NOTHING"
+    )
     return cursor.rowcount
 
 

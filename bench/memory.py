@@ -1,0 +1,132 @@
+"""Peak memory of a backfill does not grow with the number of sessions.
+
+Run `python bench/memory.py [--symbols 25] [--short 5] [--long 40]` from the repository root; prints
+one line of figures.
+
+One fresh embedded PostgreSQL, one fresh database per run, the same synthetic watchlist. Each
+backfill (the last `--short` and the last `--long` NYSE sessions up to 2025-12-22) runs in its own
+Python process through the real flow, `flows.backfill.backfill_options`, on a temporary Prefect API;
+that process reports its own peak resident set (`VmHWM` from /proc/self/status, i.e. the flow-run
+process, not the Prefect server or PostgreSQL it talks to).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import REPO_ROOT, embedded_server, figures, isolate_environment, quiet_logs  # noqa: E402
+
+LAST_SESSION = date(2025, 12, 22)
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set size (VmHWM), in KiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def sessions_ending(last: date, count: int) -> list[date]:
+    from datetime import timedelta
+
+    from markets.calendar import get_calendar
+
+    sessions = get_calendar("XNYS").sessions(last - timedelta(days=2 * count + 14), last)
+    return sessions[-count:]
+
+
+def child(sessions: int) -> None:
+    """One backfill in this process; prints a JSON line with its figures."""
+    quiet_logs()
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.backfill import backfill_options
+
+    chosen = sessions_ending(LAST_SESSION, sessions)
+    before = peak_rss_kib()
+    with prefect_test_harness(server_startup_timeout=120):
+        summary = backfill_options(
+            start_date=chosen[0], end_date=chosen[-1], provider="synthetic", large_symbols=[], day_retries=0
+        )
+    print(
+        json.dumps(
+            {
+                "sessions": len(summary.days),
+                "rows": summary.rows_written,
+                "succeeded": summary.days_succeeded,
+                "peak_rss_kib": peak_rss_kib(),
+                "peak_rss_before_flow_kib": before,
+            }
+        )
+    )
+
+
+def run_child(database_url: str, sessions: int) -> dict:
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    result = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--child", str(sessions)],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"the {sessions}-session backfill failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return json.loads(lines[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", type=int, default=25)
+    parser.add_argument("--short", type=int, default=5)
+    parser.add_argument("--long", type=int, default=40)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    isolate_environment()
+
+    from store.connection import DatabaseTarget, connect
+    from store.watchlist import load_symbols
+
+    symbols = [f"M{number:03d}" for number in range(args.symbols)]
+    results = {}
+    with embedded_server() as server:
+        for sessions in (args.short, args.long):
+            url = server.create_database(f"bench_memory_{sessions}")
+            connection = connect(DatabaseTarget(url=url, embedded=False))
+            load_symbols(connection, symbols, source="bench")
+            connection.close()
+            results[sessions] = run_child(url, sessions)
+
+    short, long = results[args.short], results[args.long]
+    print(
+        figures(
+            "memory",
+            symbols=len(symbols),
+            short_sessions=short["sessions"],
+            short_rows=short["rows"],
+            short_peak_rss_mib=round(short["peak_rss_kib"] / 1024, 1),
+            long_sessions=long["sessions"],
+            long_rows=long["rows"],
+            long_peak_rss_mib=round(long["peak_rss_kib"] / 1024, 1),
+            growth=round(long["peak_rss_kib"] / short["peak_rss_kib"] - 1, 3),
+            before_flow_mib=round(short["peak_rss_before_flow_kib"] / 1024, 1),
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

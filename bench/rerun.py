@@ -1,0 +1,114 @@
+"""A re-run of a fully ingested range: decided from the ledger, no provider call.
+
+Run `python bench/rerun.py [--symbols 50] [--start 2025-12-09] [--end 2025-12-22]` from the repository
+root; prints one line of figures.
+
+A fresh embedded PostgreSQL with a watchlist of synthetic symbols; the range (10 NYSE sessions by
+default) is backfilled through the real flow, `flows.backfill.backfill_options`, on a temporary
+Prefect API, with a provider that counts `fetch_chain` calls around the synthetic one; then the same
+call again. Both timings are of the flow call alone: the temporary Prefect server is started, and a
+trivial flow run, before the first timed call (`prefect_startup_excluded=true` in the output).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import embedded_server, figures, isolate_environment, quiet_logs  # noqa: E402
+
+PROVIDER = "bench-counting-synthetic"
+
+
+class CountingProvider:
+    """The synthetic provider, counting every chain it is asked for (thread-safe)."""
+
+    simulated = True
+
+    def __init__(self) -> None:
+        from providers.synthetic import SyntheticProvider
+
+        self._inner = SyntheticProvider()
+        self.name = PROVIDER
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def fetch_chain(self, symbol: str, session: date, *, large: bool = False):  # noqa: ANN201
+        with self._lock:
+            self.calls += 1
+        return self._inner.fetch_chain(symbol, session, large=large)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--symbols", type=int, default=50)
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2025, 12, 9))
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 22))
+    args = parser.parse_args()
+    isolate_environment()
+    quiet_logs()
+
+    import os
+
+    from prefect import flow
+    from prefect.testing.utilities import prefect_test_harness
+
+    from flows.backfill import backfill_options
+    from providers.registry import register_provider, unregister_provider
+    from store.connection import DatabaseTarget, connect
+    from store.watchlist import load_symbols
+
+    symbols = [f"R{number:03d}" for number in range(args.symbols)]
+    provider = CountingProvider()
+    register_provider(PROVIDER, lambda settings: provider)
+
+    @flow(name="bench-warm-up")
+    def warm_up() -> int:
+        return 1
+
+    def backfill():  # noqa: ANN202
+        started = time.perf_counter()
+        calls_before = provider.calls
+        summary = backfill_options(
+            start_date=args.start, end_date=args.end, provider=PROVIDER, large_symbols=[], day_retries=0
+        )
+        return time.perf_counter() - started, provider.calls - calls_before, summary
+
+    try:
+        with embedded_server() as server, prefect_test_harness(server_startup_timeout=120):
+            url = server.create_database("bench_rerun")
+            os.environ["DATABASE_URL"] = url
+            connection = connect(DatabaseTarget(url=url, embedded=False))
+            load_symbols(connection, symbols, source="bench")
+            connection.close()
+            warm_up()
+            first_seconds, first_calls, first = backfill()
+            second_seconds, second_calls, second = backfill()
+    finally:
+        unregister_provider(PROVIDER)
+
+    print(
+        figures(
+            "rerun",
+            sessions=len(first.days),
+            symbols=len(symbols),
+            first_s=round(first_seconds, 3),
+            first_rows=first.rows_written,
+            first_provider_calls=first_calls,
+            second_s=round(second_seconds, 3),
+            second_rows=second.rows_written,
+            second_provider_calls=second_calls,
+            ratio=round(second_seconds / first_seconds, 4),
+            prefect_startup_excluded="true",
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,7 +1,8 @@
 """`backfill_options`: every session of a date range, each exactly like a single-day run.
 
-Run it with `python -m flows.backfill --start-date 2025-12-09 --end-date 2025-12-22`, from the
-`options-backfill` deployment, or from the Prefect UI.
+Run it with `python -m flows.backfill --start-date 2025-12-09 --end-date 2025-12-22`, or from the
+`options-backfill` deployment: `prefect deployment run 'backfill-options/options-backfill'
+--param start_date=2025-12-09 --param end_date=2025-12-22`, or the Prefect UI's run form.
 """
 
 from __future__ import annotations
@@ -14,7 +15,17 @@ from datetime import date
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.days import run_sessions
+from flows.days import run_sessions, share_rate_limit
+from flows.params import (
+    AtLeastOne,
+    AtLeastZero,
+    CalendarName,
+    OptionalAtLeastOne,
+    ProviderName,
+    Seconds,
+    SessionDate,
+    Symbols,
+)
 from flows.reporting import BackfillSummary, render_markdown, summarize, table_row
 from markets.calendar import DEFAULT_CALENDAR, get_calendar
 from markets.symbols import normalize_symbols
@@ -67,7 +78,9 @@ def publish(summary: BackfillSummary, artifact_prefix: str) -> None:
         table=[table_row(day) for day in summary.days],
         description=summary.line(),
     )
-    create_markdown_artifact(key=f"{artifact_prefix}-summary", markdown=render_markdown(summary))
+    create_markdown_artifact(
+        key=f"{artifact_prefix}-summary", markdown=render_markdown(summary), description=summary.line()
+    )
 
 
 def run_plan(
@@ -79,6 +92,7 @@ def run_plan(
     day_retries: int,
     retry_delay_seconds: float,
     artifact_prefix: str,
+    dask_address: str | None = None,
 ) -> BackfillSummary:
     """Run the plan's days, publish artifacts, log the summary; fail only if every day failed."""
     started = time.monotonic()
@@ -87,6 +101,8 @@ def run_plan(
         max_parallel_days=max_parallel_days,
         day_retries=day_retries,
         retry_delay_seconds=retry_delay_seconds,
+        dask_address=dask_address,
+        artifact_prefix=artifact_prefix,
     )
     summary = summarize(
         reports,
@@ -104,21 +120,28 @@ def run_plan(
 
 @flow(name="backfill-options", flow_run_name="backfill-{start_date}-{end_date}")
 def backfill_options(
-    start_date: date,
-    end_date: date,
-    provider: str | None = None,
-    concurrency: int = 4,
-    symbols: list[str] | None = None,
-    large_symbols: list[str] | None = None,
-    calendar: str = DEFAULT_CALENDAR,
-    max_parallel_days: int = 1,
+    start_date: SessionDate,
+    end_date: SessionDate,
+    provider: ProviderName = None,
+    concurrency: AtLeastOne = 4,
+    symbols: Symbols = None,
+    large_symbols: Symbols = None,
+    calendar: CalendarName = DEFAULT_CALENDAR,
+    max_parallel_days: AtLeastOne = 1,
     dry_run: bool = False,
-    heartbeat: int = 25,
-    max_requests_per_minute: int | None = None,
-    day_retries: int = 2,
-    retry_delay_seconds: float = 10.0,
+    heartbeat: AtLeastOne = 25,
+    max_requests_per_minute: OptionalAtLeastOne = None,
+    day_retries: AtLeastZero = 2,
+    retry_delay_seconds: Seconds = 10.0,
+    dask_address: str | None = None,
+    shared_rate_limit: str | None = None,
 ) -> BackfillSummary:
-    """Ingest every session of [start_date, end_date]; returns the run summary."""
+    """Ingest every session of [start_date, end_date]; returns the run summary.
+
+    `dask_address` runs the days on a Dask cluster (`local`: a temporary one in this process);
+    `shared_rate_limit` names a Prefect global concurrency limit that every provider request of
+    every worker also takes a slot from, so parallel workers stay within one request budget.
+    """
     sessions = expand_sessions(start_date, end_date, calendar)
     logger.info(
         "RANGE start=%s end=%s calendar=%s sessions=%d",
@@ -137,6 +160,7 @@ def backfill_options(
         max_requests_per_minute=max_requests_per_minute,
         max_parallel_days=max_parallel_days,
     )
+    plan = share_rate_limit(plan, shared_rate_limit)
     if not sessions:
         logger.warning(
             "no %s session between %s and %s: nothing to ingest",
@@ -157,6 +181,7 @@ def backfill_options(
         day_retries=day_retries,
         retry_delay_seconds=retry_delay_seconds,
         artifact_prefix="options-backfill",
+        dask_address=dask_address,
     )
 
 

@@ -8,11 +8,23 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date, datetime
+from datetime import date
 
 from prefect import flow
 
 from flows.backfill import log_plan, run_plan
+from flows.days import share_rate_limit
+from flows.params import (
+    AtLeastOne,
+    AtLeastZero,
+    CalendarName,
+    OptionalAtLeastOne,
+    OptionalSessionDate,
+    ProviderName,
+    Seconds,
+    SnapshotTime,
+    Symbols,
+)
 from flows.reporting import BackfillSummary, summarize
 from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_session
 from markets.symbols import normalize_symbols
@@ -35,20 +47,24 @@ def session_to_ingest(as_of: date | None, calendar: str) -> list[date]:
 
 @flow(name="ingest-options", flow_run_name="ingest-{as_of}")
 def ingest_options(
-    as_of: date | None = None,
-    snapshot_time: datetime | None = None,
-    provider: str | None = None,
-    concurrency: int = 4,
-    symbols: list[str] | None = None,
-    large_symbols: list[str] | None = None,
-    calendar: str = DEFAULT_CALENDAR,
+    as_of: OptionalSessionDate = None,
+    snapshot_time: SnapshotTime = None,
+    provider: ProviderName = None,
+    concurrency: AtLeastOne = 4,
+    symbols: Symbols = None,
+    large_symbols: Symbols = None,
+    calendar: CalendarName = DEFAULT_CALENDAR,
     dry_run: bool = False,
-    heartbeat: int = 25,
-    max_requests_per_minute: int | None = None,
-    day_retries: int = 2,
-    retry_delay_seconds: float = 10.0,
+    heartbeat: AtLeastOne = 25,
+    max_requests_per_minute: OptionalAtLeastOne = None,
+    day_retries: AtLeastZero = 2,
+    retry_delay_seconds: Seconds = 10.0,
+    shared_rate_limit: str | None = None,
 ) -> BackfillSummary:
-    """Ingest one session's chains for the active watchlist; returns the run summary."""
+    """Ingest one session's chains for the active watchlist; returns the run summary.
+
+    `shared_rate_limit` names a Prefect global concurrency limit every provider request also takes a
+    slot from (see `backfill_options`)."""
     sessions = session_to_ingest(as_of, calendar)
     plan = prepare_run(
         sessions,
@@ -60,6 +76,7 @@ def ingest_options(
         snapshot_time=snapshot_time,
         max_requests_per_minute=max_requests_per_minute,
     )
+    plan = share_rate_limit(plan, shared_rate_limit)
     day = sessions[0] if sessions else as_of
     if dry_run:
         log_plan(plan)

@@ -105,6 +105,15 @@ class RequestBudget:
         self._tokens = self.capacity
         self._refilled_at = clock()
         self._blocked_until = -math.inf
+        self._shared_gate: Callable[[], None] | None = None
+
+    def share_with(self, gate: Callable[[], None] | None) -> None:
+        """Also pass `gate` before every request: a budget shared with other processes or machines.
+
+        The local bucket still paces this process (and absorbs its 429 blocks); the gate blocks until
+        the shared budget has room, so workers elsewhere spending the same API key are counted too.
+        """
+        self._shared_gate = gate
 
     def acquire(self) -> float:
         """Wait for a token (and for any block to pass); returns the seconds waited."""
@@ -118,11 +127,17 @@ class RequestBudget:
                     self._refill(now)
                     if self._tokens >= 1:
                         self._tokens -= 1
-                        return waited
+                        gate = self._shared_gate
+                        break
                     wait = (1 - self._tokens) / self._rate
             # Sleep outside the lock; re-check afterwards because a block may have arrived meanwhile.
             self._sleep(wait)
             waited += wait
+        if gate is not None:
+            started = self._clock()
+            gate()
+            waited += self._clock() - started
+        return waited
 
     def block_for(self, seconds: float) -> None:
         """Hold every caller back for `seconds` from now (a 429's Retry-After or backoff)."""

@@ -164,7 +164,10 @@ class PolygonProvider:
         http_settings = http_settings or HttpSettings()
         if settings is not None and settings.max_requests_per_minute is not None:
             http_settings = replace(http_settings, requests_per_minute=settings.max_requests_per_minute)
-        return cls(api_key, base_url=base_url, calendar=calendar, clock=clock, http_settings=http_settings)
+        provider = cls(api_key, base_url=base_url, calendar=calendar, clock=clock, http_settings=http_settings)
+        if settings is not None:
+            provider.budget.share_with(settings.request_gate)
+        return provider
 
     @property
     def budget(self) -> RequestBudget:
@@ -427,16 +430,16 @@ def _snapshot_quote(row: Mapping[str, Any]) -> tuple[Any, OptionQuote] | Literal
         expiration_date=expiration,
         strike_price=strike,
         option_type=option_type,
-        bid=_number(last_quote.get("bid")),
-        ask=_number(last_quote.get("ask")),
+        bid=_reported(last_quote.get("bid")),
+        ask=_reported(last_quote.get("ask")),
         last=last,
         volume=_count(day.get("volume")),
         open_interest=_count(row.get("open_interest")),
-        implied_volatility=_number(row.get("implied_volatility")),
-        delta=_number(greeks.get("delta")),
-        gamma=_number(greeks.get("gamma")),
-        theta=_number(greeks.get("theta")),
-        vega=_number(greeks.get("vega")),
+        implied_volatility=_reported(row.get("implied_volatility")),
+        delta=_reported(greeks.get("delta")),
+        gamma=_reported(greeks.get("gamma")),
+        theta=_reported(greeks.get("theta")),
+        vega=_reported(greeks.get("vega")),
     )
     return (ticker or option_quote.key), option_quote
 
@@ -605,11 +608,11 @@ class _HistoryFetch:
             strike_price=occ.strike_price,
             option_type=occ.option_type,
             open_interest=open_interest,
-            implied_volatility=_number(_lookup(row, analytics["implied_volatility"])),
-            delta=_number(_lookup(row, analytics["delta"])),
-            gamma=_number(_lookup(row, analytics["gamma"])),
-            theta=_number(_lookup(row, analytics["theta"])),
-            vega=_number(_lookup(row, analytics["vega"])),
+            implied_volatility=_reported(_lookup(row, analytics["implied_volatility"])),
+            delta=_reported(_lookup(row, analytics["delta"])),
+            gamma=_reported(_lookup(row, analytics["gamma"])),
+            theta=_reported(_lookup(row, analytics["theta"])),
+            vega=_reported(_lookup(row, analytics["vega"])),
         )
 
     def underlying_close(
@@ -703,16 +706,27 @@ def _occ_or_none(ticker: Any) -> OccContract | None:
         return None
 
 
-def _number(value: Any) -> float | None:
+def _reported(value: Any) -> float | None:
+    """A number as the source reported it, NaN and infinities included: the validator
+    (`tasks/chain_rows.py`) stores those as NULL and counts them, so a bad feed shows in the report."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return float(value)
 
 
-def _count(value: Any) -> int | None:
-    number = _number(value)
-    return int(round(number)) if number is not None and number >= 0 else None
+def _number(value: Any) -> float | None:
+    """A finite number, or None: for values this module computes with (prices, closes)."""
+    number = _reported(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _count(value: Any) -> int | float | None:
+    """A count as reported, rounded when it is one; negative and non-finite values are kept for the
+    validator to drop the row and count it (`bad_count`), never quietly turned into NULL."""
+    number = _reported(value)
+    if number is None or not math.isfinite(number):
+        return number
+    return int(round(number))
 
 
 def _strike(value: Any) -> Decimal | None:

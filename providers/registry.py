@@ -20,6 +20,10 @@ class ProviderSettings:
     """Knobs every provider understands; a provider ignores those it has no use for."""
 
     max_requests_per_minute: int | None = None
+    # Called before every request once the provider's own budget allowed it; blocks until a budget
+    # shared beyond this process (e.g. a Prefect global concurrency limit) allows it too. Part of the
+    # instance key: give the same callable for the same shared budget.
+    request_gate: Callable[[], None] | None = None
 
 
 class UnknownProvider(ValueError):

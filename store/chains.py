@@ -17,6 +17,8 @@ import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
 
+from store.connection import transaction
+
 CHAIN_COLUMNS: tuple[str, ...] = (
     "time",
     "ticker_id",
@@ -204,7 +206,7 @@ _CLOSE_INSERT = (
 
 def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: SymbolDayRows) -> WriteOutcome:
     """Write one symbol-day atomically; a symbol-day already in the ledger is left untouched."""
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         _lock_symbol_day(cursor, symbol_day.ticker_id, symbol_day.snapshot_time)
         cursor.execute(
             "SELECT 1 FROM chain_snapshots WHERE time = %s AND ticker_id = %s",
@@ -284,7 +286,7 @@ def ledger_entries(
     """Complete symbol-days among `snapshot_times` × `symbols`, in one query."""
     if not snapshot_times or not symbols:
         return {}
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "SELECT cs.time, t.symbol, cs.provider, cs.contracts FROM chain_snapshots cs "
             "JOIN tickers t ON t.id = cs.ticker_id "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import psycopg2
@@ -54,3 +56,21 @@ def connect(target: DatabaseTarget) -> psycopg2.extensions.connection:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DatabaseUnavailable(f"cannot connect to {target.display}: {reason}") from exc
     return connection
+
+
+@contextmanager
+def transaction(connection: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """A cursor in one transaction: committed when the block ends, rolled back when it raises.
+
+    Unlike `with connection:`, a rollback that fails because the connection is already gone (the
+    server terminated it, or restarted) does not replace the error that says why it is gone.
+    """
+    try:
+        with connection.cursor() as cursor:
+            yield cursor
+    except BaseException:
+        if not connection.closed:
+            with suppress(psycopg2.Error):
+                connection.rollback()
+        raise
+    connection.commit()

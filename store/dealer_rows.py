@@ -15,6 +15,8 @@ import numpy as np
 import psycopg2.extensions
 from psycopg2.extras import Json
 
+from store.connection import transaction
+
 
 @dataclass(frozen=True)
 class ChainColumns:
@@ -37,7 +39,7 @@ def load_chain_columns(
     """Every stored contract of `ticker_id` at each of `snapshot_times`, in one query."""
     if not snapshot_times:
         return {}
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "SELECT time, expiration_date, strike_price::float8, option_type = 'C', gamma::float8, "
             "open_interest::float8, implied_volatility::float8 FROM options_chains "
@@ -71,7 +73,7 @@ def session_closes(
     connection: psycopg2.extensions.connection, ticker_id: str, sessions: Sequence[date]
 ) -> dict[date, float]:
     """The underlying's close per session (spot for dealer metrics), where known."""
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "SELECT date, close::float8 FROM ohlcv WHERE ticker_id = %s AND date = ANY(%s::date[]) "
             "AND close IS NOT NULL",
@@ -84,7 +86,7 @@ def complete_snapshots(
     connection: psycopg2.extensions.connection, ticker_id: str, snapshot_times: Sequence[datetime]
 ) -> dict[datetime, str]:
     """Which of `snapshot_times` have a complete symbol-day in the ledger, with the provider."""
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "SELECT time, provider FROM chain_snapshots WHERE ticker_id = %s AND time = ANY(%s::timestamptz[])",
             (ticker_id, list(snapshot_times)),
@@ -100,7 +102,7 @@ def upsert_dealer_metrics(
     model_version: str,
 ) -> bool:
     """Insert or replace one ticker-day's metrics; True when the stored JSON changed."""
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "INSERT INTO daily_snapshots (time, ticker_id, dealer_metrics_json, model_version) "
             "VALUES (%s, %s, %s, %s) ON CONFLICT (time, ticker_id) DO UPDATE "
@@ -119,7 +121,7 @@ def _dumps(value: dict) -> str:
 
 def read_dealer_metrics(connection: psycopg2.extensions.connection, snapshot_time: datetime) -> dict[str, dict]:
     """symbol → stored metrics JSON at one snapshot time (for reports and the demo)."""
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "SELECT t.symbol, d.dealer_metrics_json FROM daily_snapshots d JOIN tickers t ON t.id = d.ticker_id "
             "WHERE d.time = %s ORDER BY t.symbol",

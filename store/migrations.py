@@ -6,6 +6,8 @@ from pathlib import Path
 
 import psycopg2.extensions
 
+from store.connection import transaction
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Serialises concurrent first runs (two backfills started at once on a fresh database).
 _MIGRATION_LOCK_KEY = 7_311_942_001
@@ -18,7 +20,7 @@ def migration_files() -> list[Path]:
 def migrate(connection: psycopg2.extensions.connection) -> list[str]:
     """Apply pending migrations; returns the versions applied by this call."""
     applied_now: list[str] = []
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("

@@ -6,12 +6,14 @@ from collections.abc import Sequence
 
 import psycopg2.extensions
 
+from store.connection import transaction
+
 
 def ensure_tickers(connection: psycopg2.extensions.connection, symbols: Sequence[str]) -> dict[str, str]:
     """Create missing tickers and return symbol → id (as text) for all of `symbols`."""
     if not symbols:
         return {}
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "INSERT INTO tickers (symbol, is_active) SELECT unnest(%s::varchar[]), true "
             "ON CONFLICT (symbol) DO NOTHING",
@@ -24,6 +26,6 @@ def ticker_ids(connection: psycopg2.extensions.connection, symbols: Sequence[str
     """symbol → id for the symbols that already have a ticker row."""
     if not symbols:
         return {}
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute("SELECT symbol, id::text FROM tickers WHERE symbol = ANY(%s)", (list(symbols),))
         return dict(cursor.fetchall())

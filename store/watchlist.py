@@ -8,6 +8,8 @@ from datetime import date
 
 import psycopg2.extensions
 
+from store.connection import transaction
+
 DEFAULT_WATCHLIST = "default"
 
 
@@ -30,7 +32,7 @@ def load_symbols(
     """Add or re-activate symbols; returns how many entries were inserted or changed."""
     if not symbols:
         return 0
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "INSERT INTO watchlists (watchlist_id, symbol, active, source) "
             "SELECT %s, unnest(%s::varchar[]), true, %s "
@@ -49,7 +51,7 @@ def deactivate_symbols(
     watchlist_id: str = DEFAULT_WATCHLIST,
 ) -> int:
     """Mark symbols inactive (history stays); returns how many were active before."""
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "UPDATE watchlists SET active = false, updated_at = now() "
             "WHERE watchlist_id = %s AND symbol = ANY(%s) AND active",
@@ -61,7 +63,7 @@ def deactivate_symbols(
 def list_entries(
     connection: psycopg2.extensions.connection, *, watchlist_id: str | None = None
 ) -> list[WatchlistEntry]:
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute(
             "SELECT watchlist_id, symbol, active, source, effective_date FROM watchlists "
             "WHERE %(watchlist)s::text IS NULL OR watchlist_id = %(watchlist)s "
@@ -73,6 +75,6 @@ def list_entries(
 
 def active_symbols(connection: psycopg2.extensions.connection) -> list[str]:
     """The ingestion universe: every symbol active in any watchlist, sorted."""
-    with connection, connection.cursor() as cursor:
+    with transaction(connection) as cursor:
         cursor.execute("SELECT DISTINCT symbol FROM watchlists WHERE active ORDER BY symbol")
         return [row[0] for row in cursor.fetchall()]

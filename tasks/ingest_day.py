@@ -11,20 +11,23 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.runtime import task_run as prefect_task_run
 
 from markets.snapshot import snapshot_time_for
 from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, SessionUnavailable
-from providers.registry import ProviderSettings, get_provider
+from providers.registry import get_provider
 from store.chains import SymbolDayRows, ledger_entries, write_symbol_day
 from store.connection import DatabaseUnavailable, connect, resolve_target
 from store.migrations import migrate
 from store.tickers import ensure_tickers
+from tasks.attempts import remember, take_earlier
 from tasks.chain_rows import validate_chain
+from tasks.provider_settings import provider_settings
 from tasks.symbols import resolve_symbols
 
 logger = logging.getLogger("kapman.ingest")
@@ -45,6 +48,8 @@ class IngestParams:
     heartbeat: int = 25
     snapshot_time: datetime | None = None
     max_requests_per_minute: int | None = None
+    # A Prefect global concurrency limit every provider request also takes a slot from.
+    shared_rate_limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,12 @@ class _Progress:
             )
 
 
+def one_line(exc: BaseException) -> str:
+    """An error as one log-friendly line (psycopg2's server messages span several)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return " / ".join(lines) or type(exc).__name__
+
+
 def run_ingest_day(
     session: date,
     params: IngestParams,
@@ -151,8 +162,6 @@ def run_ingest_day(
 
 
 def _with_duration(report: DayReport, seconds: float) -> DayReport:
-    from dataclasses import replace
-
     return replace(report, duration_seconds=round(seconds, 3))
 
 
@@ -169,7 +178,7 @@ def _ingest(session: date, snapshot_time: datetime, params: IngestParams, provid
         todo = [symbol for symbol in symbols if (snapshot_time, symbol) not in complete]
         skipped = len(symbols) - len(todo)
         provider = provider or get_provider(
-            params.provider, ProviderSettings(max_requests_per_minute=params.max_requests_per_minute)
+            params.provider, provider_settings(params.max_requests_per_minute, params.shared_rate_limit)
         )
         base["simulated"] = provider.simulated
         if not todo:
@@ -180,7 +189,7 @@ def _ingest(session: date, snapshot_time: datetime, params: IngestParams, provid
     except DatabaseUnavailable as exc:
         return DayReport(**base, status=FAILED, error=str(exc), retryable=True)
     except Exception as exc:  # psycopg2 errors mid-run: the day is reported, the range goes on
-        return DayReport(**base, status=FAILED, error=f"{type(exc).__name__}: {exc}".strip(), retryable=True)
+        return DayReport(**base, status=FAILED, error=f"{type(exc).__name__}: {one_line(exc)}", retryable=True)
     finally:
         connection.close()
 
@@ -287,7 +296,7 @@ def _handle_result(
         )
     except Exception as exc:
         retryable = bool(getattr(exc, "retryable", not isinstance(exc, ProviderError)))
-        message = str(exc).strip() or type(exc).__name__
+        message = one_line(exc)
         logger.warning("symbol failed session=%s symbol=%s error=%s", session.isoformat(), symbol, message)
         progress.failures.append(SymbolFailure(symbol, message, retryable))
         progress.finished_symbol()
@@ -324,10 +333,38 @@ def _retry_condition(task_, task_run, state) -> bool:  # noqa: ANN001 - Prefect'
 )
 def ingest_day(session: date, params: IngestParams) -> DayReport:
     """Ingest one session; raises DayIncomplete (with its report) so Prefect retries the rest."""
+    # What an earlier attempt wrote, this one finds complete: the day's report combines them.
+    attempt_key = str(prefect_task_run.id)
+    earlier = take_earlier(attempt_key)
     report = run_ingest_day(session, params)
+    if earlier is not None:
+        report = combine_attempts(earlier, report)
     if report.status in (FAILED, PARTIAL):
+        remember(attempt_key, report)
         raise DayIncomplete(report)
     return report
+
+
+def combine_attempts(earlier: DayReport, latest: DayReport) -> DayReport:
+    """One report for a day ingested over several attempts: what each wrote, the latest's outcome.
+
+    The symbols the earlier attempts wrote are among those the latest found complete; they count as
+    written, not skipped. A latest attempt that found everything complete means the day succeeded.
+    """
+    if earlier.symbols_written == 0:
+        return replace(latest, duration_seconds=round(earlier.duration_seconds + latest.duration_seconds, 3))
+    written = earlier.symbols_written + latest.symbols_written
+    status = SUCCEEDED if latest.status == SKIPPED else latest.status
+    return replace(
+        latest,
+        status=status,
+        symbols_written=written,
+        symbols_skipped=max(0, latest.symbols_skipped - earlier.symbols_written),
+        rows_written=earlier.rows_written + latest.rows_written,
+        rows_dropped=earlier.rows_dropped + latest.rows_dropped,
+        duration_seconds=round(earlier.duration_seconds + latest.duration_seconds, 3),
+        missing_fields=tuple(sorted({*earlier.missing_fields, *latest.missing_fields})),
+    )
 
 
 DayRunner = Callable[[date, IngestParams], DayReport]

@@ -5,17 +5,21 @@ Everything here is cheap and side-effect free except creating the schema on a fr
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from markets.snapshot import snapshot_time_for
-from providers.registry import ProviderSettings, check_provider_name, get_provider
+from providers.registry import check_provider_name, get_provider
 from store.chains import ledger_entries
 from store.connection import DatabaseTarget, connect, resolve_target
 from store.migrations import migrate
 from tasks.ingest_day import IngestParams
+from tasks.provider_settings import provider_settings
 from tasks.symbols import resolve_symbols
+
+logger = logging.getLogger("kapman.preflight")
 
 PROVIDER_ENV = "OPTIONS_PROVIDER"
 EMBEDDED_DEFAULT_PROVIDER = "synthetic"
@@ -78,13 +82,19 @@ def prepare_run(
     check_numbers(concurrency, heartbeat, max_parallel_days)
     target = resolve_target()
     provider_name = resolve_provider_name(provider, target)
-    settings = ProviderSettings(max_requests_per_minute=max_requests_per_minute)
+    settings = provider_settings(max_requests_per_minute, shared_rate_limit=None)
     # Building the provider checks credentials (e.g. a missing API key) before any day starts.
     get_provider(provider_name, settings)
     connection = connect(target)
     try:
         migrate(connection)
         chosen = tuple(resolve_symbols(connection, symbols))
+        ignored = [symbol for symbol in symbols or () if symbol not in chosen]
+        if ignored:
+            logger.warning(
+                "not on the active watchlist, ignored: %s (add them with `python -m store watchlist add`)",
+                ",".join(ignored),
+            )
         snapshot_times = {session: snapshot_time or snapshot_time_for(session) for session in sessions}
         entries = ledger_entries(connection, list(snapshot_times.values()), chosen)
     finally:

@@ -21,7 +21,6 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 import providers.polygon
 from flows.backfill import backfill_options
 from markets.calendar import get_calendar
-from providers.http import RequestBudget
 from providers.polygon import API_KEY_ENV, BASE_URL_ENV
 from providers.registry import unregister_provider
 from tests.dbutil import chain_digest, ledger, seed_watchlist
@@ -184,10 +183,6 @@ def test_an_unknown_shared_rate_limit_fails_the_run_with_the_command_that_create
     assert "prefect gcl create no-such-limit --limit" in state.message
 
 
-@pytest.mark.skipif(
-    not hasattr(RequestBudget, "share_with"),
-    reason="needs RequestBudget.share_with (providers/http.py) and IngestParams.shared_rate_limit",
-)
 def test_workers_in_separate_processes_share_one_budget_through_a_global_concurrency_limit(deployed, package_database):
     """Two flow runs in two worker processes, each with a local budget far above the shared one."""
     server = deployed.server

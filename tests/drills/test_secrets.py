@@ -145,7 +145,7 @@ def test_no_secret_surfaces_on_401_reset_or_database_error_paths(url_with_passwo
     # The error paths were taken, and their messages were kept, redacted:
     assert "polygon rejected the API key" in seen and "Unknown API Key ***" in seen
     assert "ConnectionError" in seen and "cursor=" in seen
-    assert "connection already closed" in seen or "terminating connection" in seen
+    assert "server closed the connection unexpectedly" in seen or "terminating connection" in seen
     assert "is not currently accepting connections" in seen and "postgres:***@" in seen
     leaks = sorted(
         {

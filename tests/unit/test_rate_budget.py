@@ -186,3 +186,23 @@ def test_redact_hides_the_key_and_any_api_key_parameter():
 
     assert "s3cr3t-key" not in cleaned and "other" not in cleaned
     assert cleaned == "GET /v3/x?cursor=abc&apiKey=***&b=1 failed for ***; also APIKEY=***"
+
+
+def test_a_shared_gate_is_passed_once_per_request_after_the_local_token_and_its_wait_counts():
+    clock = FakeClock()
+    budget = budget_on(clock, per_minute=60, burst=1)  # 1 per second locally
+    passes: list[float] = []
+
+    def shared_budget_allows() -> None:  # a shared budget that needs 3 s per request
+        passes.append(clock.now)
+        clock.sleep(3.0)
+
+    budget.share_with(shared_budget_allows)
+    waited = [budget.acquire() for _ in range(3)]
+
+    # Each request passed the gate once, after its local token; the gate's time is waiting time,
+    # and the local bucket refilled meanwhile, so it adds no wait of its own.
+    assert passes == [1000.0, 1003.0, 1006.0]
+    assert waited == [3.0, 3.0, 3.0]
+    budget.share_with(None)
+    assert budget.acquire() == 0.0 and len(passes) == 3

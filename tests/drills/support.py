@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +24,11 @@ import pytest
 from prefect.settings import PREFECT_API_URL
 
 from markets.snapshot import snapshot_time_for
+from providers.http import HttpSettings
+from providers.polygon import PolygonProvider
+from providers.registry import register_provider, unregister_provider
 from store.chains import _lock_symbol_day
+from tests.fakes.massive import FakeMassive
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = "tests.plugins.drill_providers"
@@ -253,3 +257,18 @@ def writer_connection_terminated(
     if problems:
         raise problems[0]
     assert len(terminated) == 1
+
+
+@contextmanager
+def registered_polygon(
+    name: str, api_key: str, fake: FakeMassive, *, now: datetime, settings: HttpSettings
+) -> Iterator[str]:
+    """A PolygonProvider on the loopback fake, with a pinned clock (which session is "current")
+    and the drill's HTTP settings, registered under `name` while the block runs."""
+    provider = PolygonProvider(api_key, base_url=fake.base_url, clock=lambda: now, http_settings=settings)
+    register_provider(name, lambda _settings: provider)
+    try:
+        yield name
+    finally:
+        unregister_provider(name)
+        provider.close()

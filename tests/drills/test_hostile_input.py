@@ -17,12 +17,10 @@ import pytest
 from flows.cli import main
 from flows.ingest import ingest_options
 from providers.http import HttpSettings
-from providers.polygon import PolygonProvider
-from providers.registry import register_provider, unregister_provider
 from store.__main__ import main as store_main
 from tests.dbutil import count, seed_watchlist
 from tests.drills.faulty_massive import FaultyMassive
-from tests.drills.support import half_written_symbol_days, query
+from tests.drills.support import half_written_symbol_days, query, registered_polygon
 from tests.fakes.massive import ChainSpec
 
 NOW = datetime(2025, 12, 23, 22, 0, tzinfo=UTC)
@@ -128,11 +126,8 @@ def fake() -> Iterator[FaultyMassive]:
 @pytest.fixture
 def polygon(fake: FaultyMassive) -> Iterator[str]:
     settings = HttpSettings(requests_per_minute=60_000, burst=100, max_attempts=2, backoff_base=0.01)
-    provider = PolygonProvider(KEY, base_url=fake.base_url, clock=lambda: NOW, http_settings=settings)
-    register_provider("polygon-hostile", lambda _: provider)
-    yield "polygon-hostile"
-    unregister_provider("polygon-hostile")
-    provider.close()
+    with registered_polygon("polygon-hostile", KEY, fake, now=NOW, settings=settings) as name:
+        yield name
 
 
 def test_hostile_provider_rows_are_counted_and_dropped_and_nothing_malformed_is_stored(db, fake, polygon):

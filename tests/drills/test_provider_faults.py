@@ -21,12 +21,10 @@ import pytest
 from flows.backfill import AllDaysFailed
 from flows.ingest import ingest_options
 from providers.http import HttpSettings
-from providers.polygon import PolygonProvider
-from providers.registry import register_provider, unregister_provider
 from tasks.ingest_day import DayReport
 from tests.dbutil import seed_watchlist
 from tests.drills.faulty_massive import FaultyMassive
-from tests.drills.support import complete_symbol_days, half_written_symbol_days, task_run_counts
+from tests.drills.support import complete_symbol_days, half_written_symbol_days, registered_polygon, task_run_counts
 from tests.fakes.massive import ChainSpec
 
 NOW = datetime(2025, 12, 23, 22, 0, tzinfo=UTC)  # 17:00 New York, after the close
@@ -144,11 +142,8 @@ def fake() -> Iterator[FaultyMassive]:
 @pytest.fixture
 def polygon(fake: FaultyMassive) -> Iterator[str]:
     """PolygonProvider with the pinned clock and short timeouts, registered for this test."""
-    provider = PolygonProvider(KEY, base_url=fake.base_url, clock=lambda: NOW, http_settings=SETTINGS)
-    register_provider("polygon-drill", lambda settings: provider)
-    yield "polygon-drill"
-    unregister_provider("polygon-drill")
-    provider.close()
+    with registered_polygon("polygon-drill", KEY, fake, now=NOW, settings=SETTINGS) as name:
+        yield name
 
 
 def run_current_session(provider: str) -> tuple[DayReport, dict[str, int]]:

@@ -30,12 +30,10 @@ from prefect.logging.handlers import APILogHandler
 
 from flows.cli import main
 from providers.http import HttpSettings
-from providers.polygon import PolygonProvider
-from providers.registry import register_provider, unregister_provider
 from store.tickers import ensure_tickers
 from tests.dbutil import seed_watchlist
 from tests.drills.faulty_massive import FaultyMassive
-from tests.drills.support import connect, query, writer_connection_terminated
+from tests.drills.support import connect, query, registered_polygon, writer_connection_terminated
 from tests.fakes.massive import ChainSpec
 
 NOW = datetime(2025, 12, 23, 22, 0, tzinfo=UTC)
@@ -61,11 +59,8 @@ def fake() -> Iterator[FaultyMassive]:
 
 @pytest.fixture
 def polygon(fake: FaultyMassive) -> Iterator[str]:
-    provider = PolygonProvider(KEY, base_url=fake.base_url, clock=lambda: NOW, http_settings=SETTINGS)
-    register_provider("polygon-secrets", lambda settings: provider)
-    yield "polygon-secrets"
-    unregister_provider("polygon-secrets")
-    provider.close()
+    with registered_polygon("polygon-secrets", KEY, fake, now=NOW, settings=SETTINGS) as name:
+        yield name
 
 
 @pytest.fixture

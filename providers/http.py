@@ -74,6 +74,15 @@ def redact(text: str, secret: str | None) -> str:
     return _API_KEY_PARAM.sub(rf"\g<1>{REDACTED}", text)
 
 
+# The share of a request budget left unused so that jitter never tips a request over it.
+PACING_MARGIN = 0.02
+
+
+def _default_burst(requests_per_minute: float) -> int:
+    """One second's worth, at least 1 (at 5/min that means strict pacing)."""
+    return max(1, int(requests_per_minute // 60))
+
+
 class RequestBudget:
     """A thread-safe token bucket of requests per minute, shared by every request of one provider.
 
@@ -93,9 +102,10 @@ class RequestBudget:
     ) -> None:
         if requests_per_minute <= 0:
             raise ValueError(f"requests_per_minute must be positive, got {requests_per_minute}")
+        # The steady rate; `budget_per_minute` is the budget it keeps within (see `within`).
         self.requests_per_minute = requests_per_minute
-        # Default burst: one second's worth, at least 1; at 5/min that means strict pacing.
-        self.capacity = float(burst if burst is not None else max(1, int(requests_per_minute // 60)))
+        self.budget_per_minute = requests_per_minute
+        self.capacity = float(burst if burst is not None else _default_burst(requests_per_minute))
         if self.capacity < 1:
             raise ValueError(f"burst must be at least 1, got {burst}")
         self._rate = requests_per_minute / 60.0
@@ -106,6 +116,28 @@ class RequestBudget:
         self._refilled_at = clock()
         self._blocked_until = -math.inf
         self._shared_gate: Callable[[], None] | None = None
+
+    @classmethod
+    def within(
+        cls,
+        budget_per_minute: float,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> RequestBudget:
+        """A bucket whose requests never exceed `budget_per_minute` in any 60-second window.
+
+        A bucket paced at the budget itself could send its burst on top of a full minute's worth
+        (a server counting a rolling minute would answer 429), so the steady rate sets aside the
+        burst beyond its first token, and a further `PACING_MARGIN` for the network jitter between
+        taking a token and the request's arrival.
+        """
+        capacity = burst if burst is not None else _default_burst(budget_per_minute)
+        steady = (budget_per_minute - (capacity - 1)) * (1 - PACING_MARGIN)
+        bucket = cls(max(steady, budget_per_minute / 2), burst=capacity, clock=clock, sleep=sleep)
+        bucket.budget_per_minute = budget_per_minute
+        return bucket
 
     def share_with(self, gate: Callable[[], None] | None) -> None:
         """Also pass `gate` before every request: a budget shared with other processes or machines.
@@ -125,8 +157,10 @@ class RequestBudget:
                     wait = self._blocked_until - now
                 else:
                     self._refill(now)
-                    if self._tokens >= 1:
-                        self._tokens -= 1
+                    # (a hair under 1 is a whole token: the refill's float arithmetic must not leave a
+                    # caller waiting ever smaller fractions of a nanosecond)
+                    if self._tokens >= 1 - 1e-9:
+                        self._tokens = max(0.0, self._tokens - 1)
                         gate = self._shared_gate
                         break
                     wait = (1 - self._tokens) / self._rate
@@ -272,7 +306,7 @@ class ApiClient:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self._api_key = api_key
-        self.budget = budget or RequestBudget(
+        self.budget = budget or RequestBudget.within(
             resolve_requests_per_minute(self.settings.requests_per_minute), burst=self.settings.burst
         )
         self._sleep = sleep

@@ -568,8 +568,8 @@ def test_from_env_reads_key_base_url_and_request_budget(fake, monkeypatch):
     try:
         chain = configured.fetch_chain("AAPL", CURRENT)
         assert (configured.name, configured.simulated) == ("polygon", False)
-        assert configured.budget.requests_per_minute == 1234
-        assert from_environment.budget.requests_per_minute == 900
+        assert configured.budget.budget_per_minute == 1234
+        assert from_environment.budget.budget_per_minute == 900
         assert len(chain.quotes) == 20
     finally:
         configured.close()

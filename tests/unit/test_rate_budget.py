@@ -206,3 +206,19 @@ def test_a_shared_gate_is_passed_once_per_request_after_the_local_token_and_its_
     assert waited == [3.0, 3.0, 3.0]
     budget.share_with(None)
     assert budget.acquire() == 0.0 and len(passes) == 3
+
+
+@pytest.mark.parametrize(("budget", "burst"), [(300, None), (600, 10), (5, None), (120, 3)])
+def test_a_budget_never_exceeds_its_requests_per_minute_in_any_minute_and_uses_at_least_95_percent(budget, burst):
+    clock = FakeClock()
+    bucket = RequestBudget.within(budget, burst=burst, clock=clock, sleep=clock.sleep)
+    stamps = []
+    for _ in range(budget * 5):  # five minutes of requests as fast as the bucket allows
+        bucket.acquire()
+        stamps.append(clock.now)
+
+    # Any closed 60 s window, counted from each request on (where the densest window starts).
+    densest = max(sum(1 for stamp in stamps[index:] if stamp <= start + 60.0) for index, start in enumerate(stamps))
+    assert densest <= budget
+    used_per_minute = (len(stamps) - 1) / (stamps[-1] - stamps[0]) * 60
+    assert used_per_minute >= 0.95 * budget

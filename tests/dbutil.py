@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import psycopg2
 import psycopg2.extensions
 
 from store.watchlist import load_symbols
@@ -50,3 +51,12 @@ def ledger(connection: psycopg2.extensions.connection) -> list[tuple]:
             "JOIN tickers t ON t.id = cs.ticker_id ORDER BY 2, 1"
         )
         return cursor.fetchall()
+
+
+def contents(url: str) -> tuple[str, list[tuple]]:
+    """(chain digest, ledger) of the database at `url`: equal for two databases holding the same data."""
+    connection = psycopg2.connect(url)
+    try:
+        return chain_digest(connection), ledger(connection)
+    finally:
+        connection.close()

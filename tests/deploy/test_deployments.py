@@ -12,7 +12,7 @@ from datetime import date
 import psycopg2
 import pytest
 
-from tests.dbutil import chain_digest, count, ledger
+from tests.dbutil import contents, count
 from tests.deploy.chromium import dump_dom, screenshot, visible_text
 from tests.deploy.conftest import BACKFILL, DAILY, DEALER, ROOT, SCREENSHOT, TERMINAL, Deployed, wait_until
 from tests.fakes.massive import ChainSpec, FakeMassive
@@ -20,14 +20,6 @@ from tests.fakes.massive import ChainSpec, FakeMassive
 SYMBOLS = ["AAPL", "1234", "SPY"]
 START, END = "2025-12-09", "2025-12-12"
 SESSIONS = ["2025-12-09", "2025-12-10", "2025-12-11", "2025-12-12"]
-
-
-def contents(url: str) -> tuple[str, list[tuple]]:
-    connection = psycopg2.connect(url)
-    try:
-        return chain_digest(connection), ledger(connection)
-    finally:
-        connection.close()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from flows.backfill import backfill_options
 from markets.calendar import get_calendar
 from providers.polygon import API_KEY_ENV, BASE_URL_ENV
 from providers.registry import unregister_provider
-from tests.dbutil import chain_digest, ledger, seed_watchlist
+from tests.dbutil import contents, seed_watchlist
 from tests.deploy.conftest import BACKFILL
 from tests.fakes.massive import ChainSpec, FakeMassive
 
@@ -40,14 +40,6 @@ def seed(url: str, symbols: list[str]) -> None:
     connection = psycopg2.connect(url)
     seed_watchlist(connection, symbols)
     connection.close()
-
-
-def contents(url: str) -> tuple[str, list[tuple]]:
-    connection = psycopg2.connect(url)
-    try:
-        return chain_digest(connection), ledger(connection)
-    finally:
-        connection.close()
 
 
 @pytest.fixture(autouse=True)

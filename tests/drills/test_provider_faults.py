@@ -13,7 +13,7 @@ either complete or absent, never partly written.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -37,8 +37,9 @@ SETTINGS = HttpSettings(
     requests_per_minute=60_000,
     burst=100,
     connect_timeout=1.0,
-    read_timeout=0.25,
-    large_read_timeout=0.25,
+    # Generous for a loaded CI machine; the read-timeout case shortens it (`Case.read_timeout`).
+    read_timeout=2.0,
+    large_read_timeout=2.0,
     max_attempts=4,
     backoff_base=0.01,
     backoff_max=0.02,
@@ -82,6 +83,7 @@ class Case:
     attempts: int
     error: str | None = None
     check: Callable[[FaultyMassive], None] = field(default=lambda fake: None)
+    read_timeout: float = SETTINGS.read_timeout
 
 
 CASES = {
@@ -98,7 +100,7 @@ CASES = {
     ),
     "read-timeouts": Case(
         lambda fake: after_first_page(fake, delay=0.6, times=None),
-        "partial", False, 2, "failed after 4 attempts; last: ReadTimeout",
+        "partial", False, 2, "failed after 4 attempts; last: ReadTimeout", read_timeout=0.25,
     ),
     "connection-resets": Case(
         lambda fake: fake.add_reset(FAULTY_PATH, after=1, times=None),
@@ -140,9 +142,10 @@ def fake() -> Iterator[FaultyMassive]:
 
 
 @pytest.fixture
-def polygon(fake: FaultyMassive) -> Iterator[str]:
-    """PolygonProvider with the pinned clock and short timeouts, registered for this test."""
-    with registered_polygon("polygon-drill", KEY, fake, now=NOW, settings=SETTINGS) as name:
+def polygon(fake: FaultyMassive, case: Case) -> Iterator[str]:
+    """PolygonProvider with the pinned clock and the case's read timeout, registered for this test."""
+    settings = replace(SETTINGS, read_timeout=case.read_timeout, large_read_timeout=case.read_timeout)
+    with registered_polygon("polygon-drill", KEY, fake, now=NOW, settings=settings) as name:
         yield name
 
 

@@ -466,14 +466,15 @@ def test_5xx_beyond_the_retry_budget_is_transient(fake, provider_for):
 
 def test_slow_response_times_out_and_is_retried_while_the_large_lane_waits(fake, provider_for):
     fake.add_chain(ChainSpec("AAPL", contracts=20))
-    fake.add_fault("/v3/snapshot", delay=0.6, times=1)
-    provider = provider_for(fake, settings=replace(FAST, read_timeout=0.2, large_read_timeout=3.0))
+    # (a timeout well above a loaded machine's loopback answer time, a delay well above the timeout)
+    fake.add_fault("/v3/snapshot", delay=1.5, times=1)
+    provider = provider_for(fake, settings=replace(FAST, read_timeout=0.75, large_read_timeout=3.0))
 
     provider.fetch_chain("AAPL", CURRENT)
     assert len(fake.requests) == 2  # timed out once, then answered
 
     fake.clear_requests()
-    fake.add_fault("/v3/snapshot", delay=0.6, times=1)
+    fake.add_fault("/v3/snapshot", delay=1.5, times=1)
     provider.fetch_chain("AAPL", CURRENT, large=True)
     assert len(fake.requests) == 1
 

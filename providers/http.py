@@ -131,7 +131,8 @@ class RequestBudget:
         A bucket paced at the budget itself could send its burst on top of a full minute's worth
         (a server counting a rolling minute would answer 429), so the steady rate sets aside the
         burst beyond its first token, and a further `PACING_MARGIN` for the network jitter between
-        taking a token and the request's arrival.
+        taking a token and the request's arrival. (A burst set above half the budget still keeps
+        half the budget as the steady rate, and can then exceed the budget in a minute.)
         """
         capacity = burst if burst is not None else _default_burst(budget_per_minute)
         steady = (budget_per_minute - (capacity - 1)) * (1 - PACING_MARGIN)

@@ -74,3 +74,24 @@ def transaction(connection: psycopg2.extensions.connection) -> Iterator[psycopg2
                 connection.rollback()
         raise
     connection.commit()
+
+
+class ReconnectingConnection:
+    """One connection for a run of independent units (symbol-days), opened again when it was lost.
+
+    A connection the server terminated, or lost in a restart, fails the unit that was using it; the
+    next unit gets a fresh connection instead of failing on the dead one. (psycopg2 marks a
+    connection closed once an operation on it has failed that way.)
+    """
+
+    def __init__(self, target: DatabaseTarget) -> None:
+        self.target = target
+        self._connection = connect(target)
+
+    def get(self) -> psycopg2.extensions.connection:
+        if self._connection.closed:
+            self._connection = connect(self.target)
+        return self._connection
+
+    def close(self) -> None:
+        self._connection.close()

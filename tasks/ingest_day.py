@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -22,7 +23,7 @@ from markets.snapshot import snapshot_time_for
 from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, SessionUnavailable
 from providers.registry import get_provider
 from store.chains import SymbolDayRows, ledger_entries, write_symbol_day
-from store.connection import DatabaseUnavailable, connect, resolve_target
+from store.connection import DatabaseUnavailable, ReconnectingConnection, resolve_target
 from store.migrations import migrate
 from store.tickers import ensure_tickers
 from tasks.attempts import remember, take_earlier
@@ -168,10 +169,11 @@ def _with_duration(report: DayReport, seconds: float) -> DayReport:
 def _ingest(session: date, snapshot_time: datetime, params: IngestParams, provider: ChainProvider | None) -> DayReport:
     base: dict[str, object] = {"session": session, "snapshot_time": snapshot_time, "provider": params.provider}
     try:
-        connection = connect(resolve_target())
+        database = ReconnectingConnection(resolve_target())
     except DatabaseUnavailable as exc:
         return DayReport(**base, status=FAILED, error=str(exc), retryable=True)
     try:
+        connection = database.get()
         migrate(connection)
         symbols = resolve_symbols(connection, params.symbols)
         complete = ledger_entries(connection, [snapshot_time], symbols)
@@ -185,13 +187,13 @@ def _ingest(session: date, snapshot_time: datetime, params: IngestParams, provid
             return DayReport(**base, status=SKIPPED, symbols_total=len(symbols), symbols_skipped=skipped)
         ticker_ids = ensure_tickers(connection, todo)
         progress = _Progress(total=len(todo), heartbeat=params.heartbeat, session=session)
-        day_error = _fetch_and_write(connection, provider, session, snapshot_time, todo, ticker_ids, params, progress)
+        day_error = _fetch_and_write(database, provider, session, snapshot_time, todo, ticker_ids, params, progress)
     except DatabaseUnavailable as exc:
         return DayReport(**base, status=FAILED, error=str(exc), retryable=True)
     except Exception as exc:  # psycopg2 errors mid-run: the day is reported, the range goes on
         return DayReport(**base, status=FAILED, error=f"{type(exc).__name__}: {one_line(exc)}", retryable=True)
     finally:
-        connection.close()
+        database.close()
 
     failed = len(progress.failures)
     complete_now = skipped + progress.written + progress.already
@@ -221,7 +223,7 @@ def _ingest(session: date, snapshot_time: datetime, params: IngestParams, provid
 
 
 def _fetch_and_write(
-    connection,  # noqa: ANN001 - psycopg2 connection
+    database: ReconnectingConnection,
     provider: ChainProvider,
     session: date,
     snapshot_time: datetime,
@@ -231,39 +233,60 @@ def _fetch_and_write(
     progress: _Progress,
 ) -> str | None:
     """Fetch with `concurrency` workers (large symbols one at a time in their own lane) and write
-    each symbol-day as it arrives. Returns a day-level error when the source refused the session."""
+    each symbol-day as it arrives. Returns a day-level error when the source refused the session.
+
+    Each lane has at most its width of fetches in flight and starts the next one as one finishes, so
+    a refusal stops the day after at most that many requests, whatever the thread timing.
+    """
     large = set(params.large_symbols)
-    regular_lane = ThreadPoolExecutor(max_workers=params.concurrency, thread_name_prefix="fetch")
-    large_lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fetch-large")
-    pending: dict[Future[ChainSnapshot], str] = {}
+    regular_lane = _Lane(ThreadPoolExecutor(params.concurrency, thread_name_prefix="fetch"), params.concurrency)
+    large_lane = _Lane(ThreadPoolExecutor(1, thread_name_prefix="fetch-large"), 1)
+    lanes = (regular_lane, large_lane)
+    for symbol in symbols:
+        (large_lane if symbol in large else regular_lane).waiting.append(symbol)
+    pending: dict[Future[ChainSnapshot], tuple[str, _Lane]] = {}
     day_error: str | None = None
     try:
-        for symbol in symbols:
-            lane = large_lane if symbol in large else regular_lane
-            pending[lane.submit(provider.fetch_chain, symbol, session, large=symbol in large)] = symbol
-        while pending:
+        while True:
+            for lane in lanes if day_error is None else ():
+                while lane.waiting and lane.in_flight < lane.width:
+                    symbol = lane.waiting.popleft()
+                    future = lane.executor.submit(provider.fetch_chain, symbol, session, large=symbol in large)
+                    pending[future] = (symbol, lane)
+                    lane.in_flight += 1
+            if not pending:
+                break
             finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
             for future in finished:
-                symbol = pending.pop(future)
-                error = _handle_result(connection, future, symbol, ticker_ids, session, snapshot_time, progress)
+                symbol, lane = pending.pop(future)
+                lane.in_flight -= 1
+                error = _handle_result(database, future, symbol, ticker_ids, session, snapshot_time, progress)
                 if isinstance(error, (SessionUnavailable, AuthError)) and day_error is None:
                     # The source refused the session (or us): every other symbol would fail the
                     # same way, so stop asking instead of spending the request budget on refusals.
                     day_error = str(error)
-                    for other in pending:
-                        other.cancel()
-            for future in [future for future in pending if future.cancelled()]:
-                symbol = pending.pop(future)
+        for lane in lanes:
+            for symbol in lane.waiting:
                 progress.failures.append(SymbolFailure(symbol, f"not attempted: {day_error}", retryable=False))
                 progress.finished_symbol()
     finally:
-        regular_lane.shutdown(wait=True, cancel_futures=True)
-        large_lane.shutdown(wait=True, cancel_futures=True)
+        for lane in lanes:
+            lane.executor.shutdown(wait=True, cancel_futures=True)
     return day_error
 
 
+@dataclass
+class _Lane:
+    """Fetch threads of one kind (regular or large symbols) and the symbols still to start."""
+
+    executor: ThreadPoolExecutor
+    width: int
+    waiting: deque[str] = field(default_factory=deque)
+    in_flight: int = 0
+
+
 def _handle_result(
-    connection,  # noqa: ANN001 - psycopg2 connection
+    database: ReconnectingConnection,
     future: Future[ChainSnapshot],
     symbol: str,
     ticker_ids: dict[str, str],
@@ -284,7 +307,7 @@ def _handle_result(
                 f"(dropped: {validated.dropped or 'none returned'})"
             )
         outcome = write_symbol_day(
-            connection,
+            database.get(),
             SymbolDayRows(
                 ticker_id=ticker_ids[symbol],
                 session=session,

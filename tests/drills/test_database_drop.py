@@ -97,6 +97,21 @@ def test_a_dropped_connection_is_reported_with_its_cause_on_one_line(db, databas
     assert "\n" not in failure.error and "\n" not in report.error
 
 
+def test_the_symbol_days_after_a_dropped_connection_are_written_on_a_new_one(db, database_url):
+    first_symbol = SYMBOLS[0]  # written first (concurrency 1, watchlist order)
+    seed_watchlist(db, list(SYMBOLS))
+    ticker_id = ensure_tickers(db, [first_symbol])[first_symbol]
+
+    with writer_connection_terminated(database_url, ticker_id, VICTIM_SESSION) as terminated:
+        report = run_ingest_day(VICTIM_SESSION, IngestParams(provider="drill", concurrency=1))
+
+    assert len(terminated) == 1
+    assert (report.status, report.symbols_written, report.symbols_failed) == ("partial", 1, 1)
+    assert [failure.symbol for failure in report.failures] == [first_symbol]
+    assert complete_symbol_days(db) == {f"{symbol}@{VICTIM_SESSION.isoformat()}" for symbol in SYMBOLS[1:]}
+    assert half_written_symbol_days(db) == []
+
+
 class _FailsOnce(DrillProvider):
     """The drill chain, but the victim's first fetch fails as a network fault would."""
 

@@ -36,6 +36,13 @@ def _admin(server: TestServer):  # noqa: ANN202
     return connection
 
 
+def drop_databases(admin: psycopg2.extensions.connection, names: list[str]) -> None:
+    """Drop the test databases `names`, ending whatever connections to them a test left open."""
+    with admin.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
     pgdata = tmp_path_factory.mktemp("pg") / "pgdata"
@@ -65,13 +72,7 @@ def make_database(pg_server: TestServer) -> Iterator[Callable[[], str]]:
         return pg_server.url_for(name)
 
     yield create
-    with admin.cursor() as cursor:
-        for name in created:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    drop_databases(admin, created)
     admin.close()
 
 

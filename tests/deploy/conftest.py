@@ -26,7 +26,7 @@ import httpx
 import psycopg2
 import pytest
 
-from tests.conftest import TEMPLATE_DB, TestServer
+from tests.conftest import TEMPLATE_DB, TestServer, drop_databases
 from tests.dbutil import seed_watchlist
 from tests.deploy.chromium import ensure_chromium
 
@@ -258,13 +258,7 @@ def package_database(pg_server: TestServer) -> Iterator[callable]:
         return url
 
     yield create
-    with admin.cursor() as cursor:
-        for name in created:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                (name,),
-            )
-            cursor.execute(f"DROP DATABASE IF EXISTS {name}")
+    drop_databases(admin, created)
     admin.close()
 
 

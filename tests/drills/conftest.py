@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import psycopg2
 import pytest
 
-from tests.conftest import TEMPLATE_DB, TestServer
+from tests.conftest import TEMPLATE_DB, TestServer, drop_databases
 from tests.dbutil import chain_digest, ledger, seed_watchlist
 from tests.drills.support import Outcome, run_cli_in_process
 
@@ -45,7 +45,5 @@ def uninterrupted(pg_server: TestServer, prefect_harness: None) -> Iterator[Call
         return outcomes[(symbols, argv)]
 
     yield outcome
-    with admin.cursor() as cursor:
-        for name in created:
-            cursor.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    drop_databases(admin, created)
     admin.close()

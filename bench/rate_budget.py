@@ -48,12 +48,14 @@ def main() -> None:
     quiet_logs()
 
     from markets.calendar import get_calendar
+    from providers.base import ProviderSettings
     from providers.http import HttpSettings
-    from providers.polygon import API_KEY_ENV, BASE_URL_ENV, PolygonProvider
-    from providers.registry import ProviderSettings, register_provider, unregister_provider
-    from store.connection import DatabaseTarget, connect
+    from providers.polygon import PolygonProvider
+    from providers.registry import get_provider, register_provider, unregister_provider
+    from store.connection import DatabaseTarget, ReconnectingConnection, connect
     from store.watchlist import load_symbols
-    from tasks.ingest_day import IngestParams, run_ingest_day
+    from tasks.ingest_day import run_ingest_day
+    from tasks.request import build_ingest_request
     from tests.fakes.massive import ChainSpec, FakeMassive
 
     window_allowance = round(args.budget * args.window / 60)
@@ -63,30 +65,36 @@ def main() -> None:
     sessions = sessions[: args.sessions]
 
     def polygon_with_scaled_burst(settings: ProviderSettings) -> PolygonProvider:
-        return PolygonProvider.from_env(settings, http_settings=replace(HttpSettings(), burst=burst))
+        return PolygonProvider.from_settings(settings, http_settings=replace(HttpSettings(), burst=burst))
 
     with (
         embedded_server() as server,
         FakeMassive(published_through=sessions[-1], history_page_cap=args.page) as fake,
     ):
         url = server.create_database("bench_rate")
-        os.environ.update({"DATABASE_URL": url, BASE_URL_ENV: fake.base_url, API_KEY_ENV: fake.api_key})
-        connection = connect(DatabaseTarget(url=url, embedded=False))
+        os.environ.update({"DATABASE_URL": url, "POLYGON_BASE_URL": fake.base_url, "POLYGON_API_KEY": fake.api_key})
+        target = DatabaseTarget(url=url, embedded=False)
+        connection = connect(target)
         load_symbols(connection, symbols, source="bench")
         connection.close()
         for symbol in symbols:
             fake.add_chain(ChainSpec(symbol, contracts=args.contracts, underlying_price=100.0))
         register_provider("polygon", polygon_with_scaled_burst)
         fake.enforce_rate_limit(window_allowance, per_seconds=args.window, retry_after="1")
-        params = IngestParams(
+        request = build_ingest_request(
+            start_date=sessions[0],
+            end_date=sessions[-1],
             provider="polygon",
             concurrency=args.concurrency,
             large_symbols=(),
             max_requests_per_minute=args.budget,
         )
+        provider = get_provider("polygon", request.provider_settings())
+        database = ReconnectingConnection(target)
         started = time.monotonic()
-        reports = [run_ingest_day(session, params) for session in sessions]
+        reports = [run_ingest_day(session, request, database=database, provider=provider) for session in sessions]
         seconds = time.monotonic() - started
+        database.close()
         unregister_provider("polygon")
 
         received = sorted(request.received_at for request in fake.requests)

@@ -5,7 +5,7 @@ from dealer.config import DEFAULT_CONFIG, MODEL_VERSION, DealerConfig
 from dealer.eligibility import ExclusionCounts
 from dealer.exposure import Wall
 from dealer.history import HistoryMetrics, compute_history_metrics
-from dealer.snapshot import SnapshotMetrics, compute_snapshot_metrics
+from dealer.snapshot import SnapshotMetrics, SnapshotStatus, compute_snapshot_metrics
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -15,6 +15,7 @@ __all__ = [
     "ExclusionCounts",
     "HistoryMetrics",
     "SnapshotMetrics",
+    "SnapshotStatus",
     "Wall",
     "compute_history_metrics",
     "compute_snapshot_metrics",

@@ -7,7 +7,7 @@ MODEL_VERSION = "dealer-v1"
 
 @dataclass(frozen=True)
 class DealerConfig:
-    """Thresholds for `dealer-v1`; the defaults are the documented model (DESIGN.md §6).
+    """Thresholds for `dealer-v1`; the defaults are the documented model (docs/design.md §6).
 
     `flip_grid_points` defaults to 161 so the 0.8S…1.2S grid steps by exactly 0.25% of spot (spot
     itself is the middle node). At that spacing the linear interpolation of the zero crossing is far

@@ -2,6 +2,7 @@
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 import numpy as np
@@ -13,7 +14,15 @@ from dealer.eligibility import Eligibility, ExclusionCounts, classify_contracts
 from dealer.exposure import Wall, contract_gex, top_walls
 from dealer.profile import nearest_zero_crossing, net_gex_profile, profile_slope_at, spot_levels
 
-Status = Literal["FULL", "LIMITED", "INVALID"]
+
+class SnapshotStatus(StrEnum):
+    """How far a ticker-day's snapshot metrics can be trusted (`status_reason` says why)."""
+
+    FULL = "FULL"
+    LIMITED = "LIMITED"
+    INVALID = "INVALID"
+
+
 Position = Literal["long_gamma", "short_gamma", "neutral"]
 
 
@@ -26,7 +35,7 @@ class SnapshotMetrics:
     at full precision here and rounded only by `to_json`.
     """
 
-    status: Status
+    status: SnapshotStatus
     status_reason: str
     spot: float | None
     contracts_total: int
@@ -55,7 +64,7 @@ class SnapshotMetrics:
         """A JSON-ready dict (for `daily_snapshots.dealer_metrics_json`): rounded, no NaN."""
         return {
             "model_version": self.model_version,
-            "status": self.status,
+            "status": str(self.status),
             "status_reason": self.status_reason,
             "spot": json_number(self.spot, PRICE_DIGITS),
             "contracts_total": self.contracts_total,
@@ -84,7 +93,7 @@ class SnapshotMetrics:
     def from_json(cls, data: dict[str, Any]) -> "SnapshotMetrics":
         """Rebuild a stored snapshot, so history can be computed from prior days' JSON rows."""
         return cls(
-            status=data["status"],
+            status=SnapshotStatus(data["status"]),
             status_reason=data["status_reason"],
             spot=optional_float(data.get("spot")),
             contracts_total=int(data["contracts_total"]),
@@ -190,7 +199,9 @@ def compute_snapshot_metrics(
     spot_value = usable_spot(spot)
 
     def invalid(reason: str) -> SnapshotMetrics:
-        return SnapshotMetrics(status="INVALID", status_reason=reason, spot=spot_value, confidence=0.0, **counts)
+        return SnapshotMetrics(
+            status=SnapshotStatus.INVALID, status_reason=reason, spot=spot_value, confidence=0.0, **counts
+        )
 
     if len(chain) == 0:
         return invalid("empty_chain")
@@ -202,7 +213,7 @@ def compute_snapshot_metrics(
 
     full = eligible >= config.full_min_contracts
     return SnapshotMetrics(
-        status="FULL" if full else "LIMITED",
+        status=SnapshotStatus.FULL if full else SnapshotStatus.LIMITED,
         status_reason="ok" if full else "few_eligible_contracts",
         spot=spot_value,
         confidence=confidence_score(eligible, oi_share, config),

@@ -24,7 +24,8 @@ from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from markets.calendar import UnknownCalendar, get_calendar
 from markets.snapshot import parse_session_date, parse_snapshot_time
 from markets.symbols import InvalidSymbol, normalize_symbol, normalize_symbols, parse_symbol_list
-from providers.registry import UnknownProvider, check_provider_name
+from settings.errors import SetupError
+from tasks.request import check_provider
 
 
 def session_date(value: Any) -> date:
@@ -82,8 +83,8 @@ def provider_name(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
     try:
-        return check_provider_name(value.strip())
-    except UnknownProvider as exc:
+        return check_provider(value.strip())
+    except SetupError as exc:
         raise ValueError(str(exc)) from None
 
 

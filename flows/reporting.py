@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from tasks.ingest_day import FAILED, PARTIAL, SKIPPED, SUCCEEDED, DayReport
+from tasks.day_report import DayReport, DayStatus
 
 
 @dataclass(frozen=True)
-class BackfillSummary:
+class RunSummary:
     """Totals of a run over one or more sessions; what the flow returns and the CLI prints."""
 
     start_date: date | None
@@ -31,7 +31,7 @@ class BackfillSummary:
 
     @property
     def failed_sessions(self) -> list[date]:
-        return [day.session for day in self.days if day.status in (FAILED, PARTIAL)]
+        return [day.session for day in self.days if day.status in (DayStatus.FAILED, DayStatus.PARTIAL)]
 
     def line(self) -> str:
         """The one-line summary logged at the end of every run."""
@@ -56,19 +56,19 @@ def summarize(
     start_date: date | None,
     end_date: date | None,
     duration_seconds: float,
-) -> BackfillSummary:
-    def count(status: str) -> int:
+) -> RunSummary:
+    def count(status: DayStatus) -> int:
         return sum(1 for report in reports if report.status == status)
 
-    return BackfillSummary(
+    return RunSummary(
         start_date=start_date,
         end_date=end_date,
         provider=provider,
         days_attempted=len(reports),
-        days_succeeded=count(SUCCEEDED),
-        days_partial=count(PARTIAL),
-        days_failed=count(FAILED),
-        days_skipped=count(SKIPPED),
+        days_succeeded=count(DayStatus.SUCCEEDED),
+        days_partial=count(DayStatus.PARTIAL),
+        days_failed=count(DayStatus.FAILED),
+        days_skipped=count(DayStatus.SKIPPED),
         rows_written=sum(report.rows_written for report in reports),
         duration_seconds=round(duration_seconds, 3),
         days=tuple(reports),
@@ -81,7 +81,7 @@ def table_row(report: DayReport) -> dict[str, object]:
     return {
         "session": report.session.isoformat(),
         "snapshot_time": report.snapshot_time.isoformat(),
-        "status": report.status,
+        "status": str(report.status),
         "symbols_ok": report.symbols_written,
         "symbols_skipped": report.symbols_skipped,
         "symbols_failed": report.symbols_failed,
@@ -100,7 +100,7 @@ def rerun_command(sessions: list[date], provider: str) -> str:
     )
 
 
-def render_markdown(summary: BackfillSummary) -> str:
+def render_markdown(summary: RunSummary) -> str:
     period = (
         f"{summary.start_date.isoformat()} → {summary.end_date.isoformat()}"
         if summary.start_date and summary.end_date
@@ -125,7 +125,7 @@ def render_markdown(summary: BackfillSummary) -> str:
     if failed:
         lines += ["", "## Days to re-run", ""]
         for day in summary.days:
-            if day.status in (FAILED, PARTIAL):
+            if day.status in (DayStatus.FAILED, DayStatus.PARTIAL):
                 lines.append(f"- {day.session.isoformat()} ({day.status}): {day.error}")
         lines += ["", "```", rerun_command(failed, summary.provider), "```"]
     return "\n".join(lines) + "\n"

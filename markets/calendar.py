@@ -13,6 +13,8 @@ from functools import lru_cache
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from settings.errors import SetupError
+
 DEFAULT_CALENDAR = "XNYS"
 WEEKDAYS = "weekdays"
 NEW_YORK = ZoneInfo("America/New_York")
@@ -20,7 +22,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 REGULAR_CLOSE_NY = time(16, 0)
 
 
-class UnknownCalendar(ValueError):
+class UnknownCalendar(SetupError, ValueError):
     """The calendar name is neither `weekdays` nor a pandas-market-calendars name."""
 
 

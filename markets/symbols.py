@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from settings.errors import SetupError
+
 # Letters/digits, with `.` or `-` for share classes (BRK.B, BF-B); digits alone are valid tickers
 # in some markets, so "1234" stays a string symbol rather than becoming a number.
 SYMBOL_PATTERN = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}")
 MAX_SYMBOL_LENGTH = 10
 
 
-class InvalidSymbol(ValueError):
+class InvalidSymbol(SetupError, ValueError):
     """A symbol that cannot be an underlying ticker; never written anywhere."""
 
 

@@ -113,7 +113,7 @@ class UnderlyingPath:
 
 
 @dataclass(frozen=True)
-class ChainArrays:
+class SimulatedChain:
     """One symbol-day's chain as parallel arrays, sorted by (expiration, strike, type)."""
 
     underlying_close: float
@@ -476,7 +476,7 @@ def quoted_prices(
     return np.round(bid, 2), np.round(ask, 2), np.round(last, 2)
 
 
-def simulate_chain(symbol: str, session: date, seed: int, shape: ChainShape) -> ChainArrays:
+def simulate_chain(symbol: str, session: date, seed: int, shape: ChainShape) -> SimulatedChain:
     """The full chain of `symbol` at the close of `session`."""
     profile = symbol_profile(symbol, seed)
     path = underlying_path(symbol, seed)
@@ -497,7 +497,7 @@ def simulate_chain(symbol: str, session: date, seed: int, shape: ChainShape) -> 
     bid, ask, last = quoted_prices(model.price, atm_closeness, contracts.days_to_expiry, rng)
     turnover = 0.02 + 0.45 * atm_closeness * np.exp(-contracts.days_to_expiry / 12.0)
     volume = np.floor(oi * turnover * rng.lognormal(0.0, 0.5, oi.size)).astype(np.int64)
-    return ChainArrays(
+    return SimulatedChain(
         underlying_close=spot,
         expiration_ordinals=contracts.expiration_ordinals,
         strike_cents=contracts.strike_cents,

@@ -7,10 +7,13 @@ and only transient faults are worth a retry.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Literal, Protocol
+
+from settings.errors import SetupError
 
 OptionType = Literal["C", "P"]
 
@@ -82,8 +85,9 @@ class SessionUnavailable(ProviderError):
     """This source cannot serve that session (not entitled, not published yet, or snapshot-only)."""
 
 
-class AuthError(ProviderError):
-    """Credentials missing or rejected: nothing will work until the user fixes them."""
+class AuthError(ProviderError, SetupError):
+    """Credentials missing or rejected: nothing will work until the user fixes them (before a run
+    starts, the run is unusable; during a run, the day fails without retrying)."""
 
 
 class TransientProviderError(ProviderError):
@@ -104,6 +108,23 @@ class MalformedResponse(ProviderError):
     """The source answered with something we cannot read (truncated JSON, missing fields)."""
 
     retryable = True
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """What a provider is built from; a provider ignores what it has no use for.
+
+    Passed in by the run (never read from the environment here), and the key of the process-wide
+    instance, so every day and thread of a run with the same settings shares one request budget.
+    """
+
+    max_requests_per_minute: int | None = None
+    # Called before every request once the provider's own budget allowed it; blocks until a budget
+    # shared beyond this process (e.g. a Prefect global concurrency limit) allows it too. Part of the
+    # instance key: give the same callable for the same shared budget.
+    request_gate: Callable[[], None] | None = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
 
 
 class ChainProvider(Protocol):

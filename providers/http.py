@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import re
 import threading
@@ -38,33 +37,24 @@ from providers.base import MalformedResponse, ProviderError, TransientProviderEr
 
 logger = logging.getLogger("kapman.providers.http")
 
-REQUESTS_PER_MINUTE_ENV = "KAPMAN_MAX_REQUESTS_PER_MINUTE"
 # 5 requests/second. Massive's paid plans are "unlimited" but ask clients to stay well under
 # 100 requests/second; 300/min leaves a wide margin (and room for other jobs on the same key) while
 # a nightly run of a few hundred symbols x a few pages still takes minutes, not hours. The free
-# tier allows 5/min: its users must set KAPMAN_MAX_REQUESTS_PER_MINUTE=5.
+# tier allows 5/min: its users set KAPMAN_MAX_REQUESTS_PER_MINUTE=5 (read by the run, see settings.environment).
 DEFAULT_REQUESTS_PER_MINUTE = 300
 REDACTED = "***"
 _API_KEY_PARAM = re.compile(r"(?i)(apikey=)[^&#\s'\"]+")
 _MAX_ERROR_TEXT = 300
 
 
-def resolve_requests_per_minute(configured: int | None, environ: Mapping[str, str] | None = None) -> int:
-    """Settings value, else `KAPMAN_MAX_REQUESTS_PER_MINUTE`, else the default (300/min)."""
-    if configured is not None:
-        if configured <= 0:
-            raise ValueError(f"max_requests_per_minute must be positive, got {configured}")
-        return configured
-    raw = (os.environ if environ is None else environ).get(REQUESTS_PER_MINUTE_ENV, "").strip()
-    if not raw:
+def resolve_requests_per_minute(configured: int | None) -> int:
+    """The run's budget (`--max-requests-per-minute` or `KAPMAN_MAX_REQUESTS_PER_MINUTE`, resolved
+    by the run), else the default (300/min)."""
+    if configured is None:
         return DEFAULT_REQUESTS_PER_MINUTE
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{REQUESTS_PER_MINUTE_ENV}={raw!r} is not a whole number of requests") from None
-    if value <= 0:
-        raise ValueError(f"{REQUESTS_PER_MINUTE_ENV} must be positive, got {value}")
-    return value
+    if configured <= 0:
+        raise ValueError(f"max_requests_per_minute must be positive, got {configured}")
+    return configured
 
 
 def redact(text: str, secret: str | None) -> str:

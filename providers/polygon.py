@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
@@ -34,17 +33,16 @@ from providers.base import (
     MalformedResponse,
     OptionQuote,
     ProviderError,
+    ProviderSettings,
     SessionUnavailable,
     SymbolNotFound,
 )
 from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget
-from providers.registry import ProviderSettings
+from settings.environment import POLYGON_API_KEY
 
 logger = logging.getLogger("kapman.providers.polygon")
 
 PROVIDER_NAME = "polygon"
-API_KEY_ENV = "POLYGON_API_KEY"
-BASE_URL_ENV = "POLYGON_BASE_URL"
 DEFAULT_BASE_URL = "https://api.massive.com"
 
 # Index options: the snapshot and /v1/open-close take `I:SPX`; the history endpoints take `SPX`
@@ -148,25 +146,28 @@ class PolygonProvider:
         self._clock = clock or _utc_now
 
     @classmethod
-    def from_env(
+    def from_settings(
         cls,
-        settings: ProviderSettings | None = None,
+        settings: ProviderSettings,
         *,
         calendar: str = DEFAULT_CALENDAR,
         clock: Clock | None = None,
         http_settings: HttpSettings | None = None,
     ) -> PolygonProvider:
-        """Build from `POLYGON_API_KEY` and `POLYGON_BASE_URL`; `settings` sets the request budget."""
-        api_key = os.environ.get(API_KEY_ENV, "").strip()
-        if not api_key:
+        """Build from the run's settings: key, base URL (default Massive's), request budget and gate."""
+        if not settings.api_key:
             raise AuthError(_missing_key_message())
-        base_url = os.environ.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
         http_settings = http_settings or HttpSettings()
-        if settings is not None and settings.max_requests_per_minute is not None:
+        if settings.max_requests_per_minute is not None:
             http_settings = replace(http_settings, requests_per_minute=settings.max_requests_per_minute)
-        provider = cls(api_key, base_url=base_url, calendar=calendar, clock=clock, http_settings=http_settings)
-        if settings is not None:
-            provider.budget.share_with(settings.request_gate)
+        provider = cls(
+            settings.api_key,
+            base_url=settings.base_url or DEFAULT_BASE_URL,
+            calendar=calendar,
+            clock=clock,
+            http_settings=http_settings,
+        )
+        provider.budget.share_with(settings.request_gate)
         return provider
 
     @property
@@ -266,7 +267,9 @@ class _Request:
         detail += f"; request_id={answer.request_id}" if answer.request_id else ""
         what = f"{self.symbol} for session {self.session.isoformat()}"
         if answer.status == 401:
-            return AuthError(f"polygon rejected the API key ({self.endpoint} answered {detail}): check {API_KEY_ENV}")
+            return AuthError(
+                f"polygon rejected the API key ({self.endpoint} answered {detail}): check {POLYGON_API_KEY}"
+            )
         if answer.status == 403:
             return SessionUnavailable(
                 f"polygon cannot serve {what}: {self.endpoint} answered {detail}; the Massive plan is not"
@@ -749,4 +752,4 @@ def _date(value: Any) -> date | None:
 
 
 def _missing_key_message() -> str:
-    return f"polygon needs an API key: set {API_KEY_ENV} (Massive dashboard > API keys)"
+    return f"polygon needs an API key: set {POLYGON_API_KEY} (Massive dashboard > API keys)"

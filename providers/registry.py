@@ -7,26 +7,14 @@ every day of a backfill share it.
 from __future__ import annotations
 
 import importlib
-import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 
-from providers.base import ChainProvider
-
-
-@dataclass(frozen=True)
-class ProviderSettings:
-    """Knobs every provider understands; a provider ignores those it has no use for."""
-
-    max_requests_per_minute: int | None = None
-    # Called before every request once the provider's own budget allowed it; blocks until a budget
-    # shared beyond this process (e.g. a Prefect global concurrency limit) allows it too. Part of the
-    # instance key: give the same callable for the same shared budget.
-    request_gate: Callable[[], None] | None = None
+from providers.base import ChainProvider, ProviderSettings
+from settings.errors import SetupError
 
 
-class UnknownProvider(ValueError):
+class UnknownProvider(SetupError, ValueError):
     """No provider of that name is registered."""
 
 
@@ -52,17 +40,6 @@ def unregister_provider(name: str) -> None:
             del _instances[key]
 
 
-# Built-in sources whose data is simulated; their rows are labelled so wherever they appear.
-SIMULATED_PROVIDERS = frozenset({"synthetic"})
-
-
-def is_simulated_provider(name: str) -> bool:
-    """Whether data recorded under this provider name is simulated (from the name alone, no build)."""
-    with _lock:
-        instances = [instance for (key, _), instance in _instances.items() if key == name]
-    return name in SIMULATED_PROVIDERS or any(instance.simulated for instance in instances)
-
-
 def provider_names() -> list[str]:
     _register_builtins()
     return sorted(_factories)
@@ -86,7 +63,6 @@ def get_provider(name: str, settings: ProviderSettings | None = None) -> ChainPr
         return _instances[key]
 
 
-PLUGIN_MODULES_ENV = "KAPMAN_PROVIDER_MODULES"
 _plugins_loaded: set[str] = set()
 
 
@@ -96,18 +72,24 @@ def _register_builtins() -> None:
             _factories["synthetic"] = _synthetic_factory
         if "polygon" not in _factories:
             _factories["polygon"] = _polygon_factory
-    _load_plugins()
 
 
-def _load_plugins() -> None:
-    """Import the modules named in KAPMAN_PROVIDER_MODULES (comma separated); each registers its
+class ProviderPluginError(SetupError, ValueError):
+    """A provider plugin module named by the run cannot be imported."""
+
+
+def load_plugins(module_names: Iterable[str]) -> None:
+    """Import provider plugin modules (the run's `KAPMAN_PROVIDER_MODULES`); each registers its
     providers with `register_provider` when imported. This is how a worker process, a deployment or a
     subprocess gets a provider that is not built in (a vendor adapter, a test double)."""
-    for module_name in filter(None, (part.strip() for part in os.environ.get(PLUGIN_MODULES_ENV, "").split(","))):
+    for module_name in module_names:
         if module_name in _plugins_loaded:
             continue
+        try:
+            importlib.import_module(module_name)
+        except ImportError as exc:
+            raise ProviderPluginError(f"provider plugin module {module_name!r} cannot be imported: {exc}") from None
         _plugins_loaded.add(module_name)
-        importlib.import_module(module_name)
 
 
 def _synthetic_factory(settings: ProviderSettings) -> ChainProvider:
@@ -119,4 +101,4 @@ def _synthetic_factory(settings: ProviderSettings) -> ChainProvider:
 def _polygon_factory(settings: ProviderSettings) -> ChainProvider:
     from providers.polygon import PolygonProvider
 
-    return PolygonProvider.from_env(settings)
+    return PolygonProvider.from_settings(settings)

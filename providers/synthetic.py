@@ -19,7 +19,7 @@ from decimal import Decimal
 
 from markets.calendar import NEW_YORK, REGULAR_CLOSE_NY, WeekdayCalendar
 from markets.symbols import InvalidSymbol, normalize_symbol
-from providers._synthetic_market import EPOCH, HORIZON, ChainArrays, ChainShape, simulate_chain
+from providers._synthetic_market import EPOCH, HORIZON, ChainShape, SimulatedChain, simulate_chain
 from providers.base import ChainSnapshot, EmptyChain, OptionQuote, SessionUnavailable, SymbolNotFound
 
 PROVIDER_NAME = "synthetic"
@@ -92,7 +92,7 @@ class SyntheticProvider:
             )
 
 
-def _quotes(arrays: ChainArrays) -> tuple[OptionQuote, ...]:
+def _quotes(arrays: SimulatedChain) -> tuple[OptionQuote, ...]:
     """Records from the arrays; `.tolist()` first because per-element numpy scalars are slow."""
     expirations = {ordinal: date.fromordinal(ordinal) for ordinal in set(arrays.expiration_ordinals.tolist())}
     strikes = {cents: Decimal(cents) / 100 for cents in set(arrays.strike_cents.tolist())}

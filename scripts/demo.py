@@ -6,14 +6,15 @@ provider). Run it twice: the second run finds every symbol-day complete and writ
 
 from __future__ import annotations
 
-import os
 import sys
 from datetime import date
 
-from flows.cli import main as ingest_main
-from flows.dealer_metrics import main as dealer_main
 from markets.snapshot import snapshot_time_for
-from store.connection import connect, resolve_target
+from scripts.dealer_metrics import main as dealer_main
+from scripts.ingest_options import main as ingest_main
+from settings.environment import read_environment
+from settings.errors import SetupError
+from store.connection import DatabaseTarget, connect, resolve_target
 from store.dealer_rows import read_dealer_metrics
 from store.migrations import migrate
 from store.watchlist import active_symbols, load_symbols
@@ -25,9 +26,9 @@ BACKFILL_START, BACKFILL_END = "2025-12-09", "2025-12-22"
 METRICS_START, LOOKBACK_SESSIONS = "2025-12-16", 5
 
 
-def seed_demo_watchlist() -> None:
+def seed_demo_watchlist(target: DatabaseTarget) -> None:
     """The demo universe, added only when no watchlist exists yet (a user's own is left alone)."""
-    connection = connect(resolve_target())
+    connection = connect(target)
     try:
         migrate(connection)
         if not active_symbols(connection):
@@ -37,8 +38,8 @@ def seed_demo_watchlist() -> None:
         connection.close()
 
 
-def print_metrics(session: date) -> None:
-    connection = connect(resolve_target())
+def print_metrics(target: DatabaseTarget, session: date) -> None:
+    connection = connect(target)
     try:
         metrics = read_dealer_metrics(connection, snapshot_time_for(session))
     finally:
@@ -62,13 +63,19 @@ def print_metrics(session: date) -> None:
 
 
 def main() -> int:
-    if os.environ.get("DATABASE_URL"):
-        print(
-            "error: the demo writes SIMULATED data and runs only on the embedded database: unset DATABASE_URL",
-            file=sys.stderr,
-        )
+    try:
+        environment = read_environment()
+        if environment.database_url:
+            print(
+                "error: the demo writes SIMULATED data and runs only on the embedded database: unset DATABASE_URL",
+                file=sys.stderr,
+            )
+            return 2
+        target = resolve_target(None, environment.pgdata)
+        seed_demo_watchlist(target)
+    except SetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    seed_demo_watchlist()
     code = ingest_main(
         ["--provider", "synthetic", "--start-date", BACKFILL_START, "--end-date", BACKFILL_END, "--concurrency", "4"],
         prog="python -m scripts.ingest_options",
@@ -78,7 +85,7 @@ def main() -> int:
     code = dealer_main(
         ["--start-date", METRICS_START, "--end-date", BACKFILL_END, "--lookback-sessions", str(LOOKBACK_SESSIONS)]
     )
-    print_metrics(date.fromisoformat(BACKFILL_END))
+    print_metrics(target, date.fromisoformat(BACKFILL_END))
     return code
 
 

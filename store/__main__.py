@@ -15,9 +15,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from markets.symbols import InvalidSymbol, normalize_symbols, parse_symbol_file
+from markets.symbols import normalize_symbols, parse_symbol_file
+from settings.environment import read_environment
+from settings.errors import SetupError
 from store import embedded
-from store.connection import DatabaseUnavailable, connect, resolve_target
+from store.connection import connect, resolve_target
 from store.migrations import migrate
 from store.watchlist import DEFAULT_WATCHLIST, deactivate_symbols, list_entries, load_symbols
 
@@ -44,12 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "stop":
-        stopped = embedded.stop()
-        print("embedded server stopped" if stopped else "embedded server was not running")
-        return 0
     try:
-        target = resolve_target()
+        environment = read_environment()
+        if args.command == "stop":
+            stopped = embedded.stop(environment.pgdata or embedded.DEFAULT_DATA_DIR)
+            print("embedded server stopped" if stopped else "embedded server was not running")
+            return 0
+        target = resolve_target(environment.database_url, environment.pgdata)
         if args.command == "url":
             print(target.url)
             return 0
@@ -59,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"schema up to date on {target.display}")
             return 0
         return _watchlist(connection, args)
-    except (DatabaseUnavailable, InvalidSymbol, OSError) as exc:
+    except (SetupError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 import psycopg2
 import psycopg2.errors
@@ -19,40 +20,28 @@ import psycopg2.extensions
 
 from store.connection import transaction
 
-CHAIN_COLUMNS: tuple[str, ...] = (
-    "time",
-    "ticker_id",
-    "expiration_date",
-    "strike_price",
-    "option_type",
-    "bid",
-    "ask",
-    "last",
-    "volume",
-    "open_interest",
-    "implied_volatility",
-    "delta",
-    "gamma",
-    "theta",
-    "vega",
-)
 
-# One value per chain column after `time` and `ticker_id`, in CHAIN_COLUMNS order.
-ChainRow = tuple[
-    date,
-    Decimal,
-    str,
-    float | None,
-    float | None,
-    float | None,
-    int | None,
-    int | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-]
+class ChainRow(NamedTuple):
+    """One contract of a symbol-day as stored: every `options_chains` column after the key's
+    `time` and `ticker_id`, in table order. The only row shape the write path accepts."""
+
+    expiration_date: date
+    strike_price: Decimal
+    option_type: str
+    bid: float | None
+    ask: float | None
+    last: float | None
+    volume: int | None
+    open_interest: int | None
+    implied_volatility: float | None
+    delta: float | None
+    gamma: float | None
+    theta: float | None
+    vega: float | None
+
+
+# `options_chains` columns as the write path sends them: the snapshot key, then a `ChainRow`.
+CHAIN_COLUMNS: tuple[str, ...] = ("time", "ticker_id", *ChainRow._fields)
 
 
 @dataclass(frozen=True)
@@ -65,6 +54,8 @@ class SymbolDayRows:
     provider: str
     underlying_close: float | None
     rows: Sequence[ChainRow]
+    # As the provider that wrote it declared; recorded in the ledger with the rows.
+    simulated: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,8 +186,8 @@ def _lock_symbol_day(cursor: psycopg2.extensions.cursor, ticker_id: str, snapsho
 
 
 _LEDGER_INSERT = (
-    "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close) "
-    "VALUES (%(time)s, %(ticker_id)s, %(provider)s, %(contracts)s, %(close)s)"
+    "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close, simulated) "
+    "VALUES (%(time)s, %(ticker_id)s, %(provider)s, %(contracts)s, %(close)s, %(simulated)s)"
 )
 _CLOSE_INSERT = (
     "INSERT INTO ohlcv (ticker_id, date, close) VALUES (%(ticker_id)s, %(session)s, %(close)s) "
@@ -239,6 +230,7 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
                 "contracts": len(symbol_day.rows),
                 "close": symbol_day.underlying_close,
                 "session": symbol_day.session,
+                "simulated": symbol_day.simulated,
             },
         )
     return WriteOutcome(rows_written=rows_written, already_complete=False)
@@ -272,10 +264,13 @@ def _merge_via_staging(cursor: psycopg2.extensions.cursor, symbol_day: SymbolDay
 
 @dataclass(frozen=True)
 class LedgerEntry:
+    """One complete symbol-day: who wrote it, how many contracts, and whether it is simulated."""
+
     snapshot_time: datetime
     symbol: str
     provider: str
     contracts: int
+    simulated: bool
 
 
 def ledger_entries(
@@ -288,7 +283,7 @@ def ledger_entries(
         return {}
     with transaction(connection) as cursor:
         cursor.execute(
-            "SELECT cs.time, t.symbol, cs.provider, cs.contracts FROM chain_snapshots cs "
+            "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated FROM chain_snapshots cs "
             "JOIN tickers t ON t.id = cs.ticker_id "
             "WHERE cs.time = ANY(%s::timestamptz[]) AND t.symbol = ANY(%s::varchar[])",
             (list(snapshot_times), list(symbols)),

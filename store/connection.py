@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import psycopg2
 import psycopg2.extensions
 
-DATABASE_URL_ENV = "DATABASE_URL"
+from settings.errors import SetupError
 
 
-class DatabaseUnavailable(RuntimeError):
-    """The database cannot be reached or started; nothing can be written."""
+class DatabaseUnavailable(SetupError, RuntimeError):
+    """The database cannot be reached or started; nothing can be written.
+
+    Before a run starts this makes the run unusable (exit 2); during a run it fails the day or
+    symbol-day in flight, which a retry or re-run completes."""
 
 
 @dataclass(frozen=True)
 class DatabaseTarget:
     """A database URL and whether it is the project's embedded server (demo data allowed there)."""
 
-    url: str
+    url: str = field(repr=False)
     embedded: bool
 
     @property
@@ -35,17 +38,18 @@ def redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-def resolve_target() -> DatabaseTarget:
-    """`DATABASE_URL` when set, else the embedded server (started on demand)."""
-    configured = os.environ.get(DATABASE_URL_ENV, "").strip()
-    if configured:
-        return DatabaseTarget(url=configured, embedded=False)
+def resolve_target(database_url: str | None, pgdata: Path | None = None) -> DatabaseTarget:
+    """`database_url` (the run's `DATABASE_URL`) when given, else the embedded server in `pgdata`
+    (default `.kapman/pgdata`), started on demand."""
+    if database_url:
+        return DatabaseTarget(url=database_url, embedded=False)
     from store import embedded
 
+    data_dir = pgdata or embedded.DEFAULT_DATA_DIR
     try:
-        return DatabaseTarget(url=embedded.start(), embedded=True)
+        return DatabaseTarget(url=embedded.start(data_dir), embedded=True)
     except Exception as exc:  # pgserver raises several types; the user needs one message
-        raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {embedded.data_dir()}: {exc}") from exc
+        raise DatabaseUnavailable(f"could not start the embedded PostgreSQL in {data_dir}: {exc}") from exc
 
 
 def connect(target: DatabaseTarget) -> psycopg2.extensions.connection:
@@ -79,6 +83,8 @@ def transaction(connection: psycopg2.extensions.connection) -> Iterator[psycopg2
 class ReconnectingConnection:
     """One connection for a run of independent units (symbol-days), opened again when it was lost.
 
+    It connects on first use, so the caller that opens it (a task wrapper) never fails; the plain
+    function using it reports an unreachable database like any other failure of its unit.
     A connection the server terminated, or lost in a restart, fails the unit that was using it; the
     next unit gets a fresh connection instead of failing on the dead one. (psycopg2 marks a
     connection closed once an operation on it has failed that way.)
@@ -86,12 +92,14 @@ class ReconnectingConnection:
 
     def __init__(self, target: DatabaseTarget) -> None:
         self.target = target
-        self._connection = connect(target)
+        self._connection: psycopg2.extensions.connection | None = None
 
     def get(self) -> psycopg2.extensions.connection:
-        if self._connection.closed:
+        """The open connection, (re)connecting first; raises `DatabaseUnavailable`."""
+        if self._connection is None or self._connection.closed:
             self._connection = connect(self.target)
         return self._connection
 
     def close(self) -> None:
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()

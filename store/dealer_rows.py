@@ -15,6 +15,7 @@ import numpy as np
 import psycopg2.extensions
 from psycopg2.extras import Json
 
+from store.chains import LedgerEntry
 from store.connection import transaction
 
 
@@ -84,14 +85,15 @@ def session_closes(
 
 def complete_snapshots(
     connection: psycopg2.extensions.connection, ticker_id: str, snapshot_times: Sequence[datetime]
-) -> dict[datetime, str]:
-    """Which of `snapshot_times` have a complete symbol-day in the ledger, with the provider."""
+) -> dict[datetime, LedgerEntry]:
+    """Which of `snapshot_times` have a complete symbol-day in the ledger, with its ledger entry."""
     with transaction(connection) as cursor:
         cursor.execute(
-            "SELECT time, provider FROM chain_snapshots WHERE ticker_id = %s AND time = ANY(%s::timestamptz[])",
+            "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated FROM chain_snapshots cs "
+            "JOIN tickers t ON t.id = cs.ticker_id WHERE cs.ticker_id = %s AND cs.time = ANY(%s::timestamptz[])",
             (ticker_id, list(snapshot_times)),
         )
-        return dict(cursor.fetchall())
+        return {row[0]: LedgerEntry(*row) for row in cursor.fetchall()}
 
 
 def upsert_dealer_metrics(

@@ -12,14 +12,8 @@ import warnings
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# `KAPMAN_PGDATA` (read by the run, see settings.environment) moves it.
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".kapman" / "pgdata"
-DATA_DIR_ENV = "KAPMAN_PGDATA"
-
-
-def data_dir() -> Path:
-    """Where the embedded cluster lives: `KAPMAN_PGDATA`, else `.kapman/pgdata` in the project."""
-    configured = os.environ.get(DATA_DIR_ENV)
-    return Path(configured).expanduser().resolve() if configured else DEFAULT_DATA_DIR
 
 
 def _pgserver():  # noqa: ANN202 - third-party module object
@@ -31,9 +25,8 @@ def _pgserver():  # noqa: ANN202 - third-party module object
     return pgserver
 
 
-def start(pgdata: Path | None = None) -> str:
-    """Start (or attach to) the embedded server and return its connection URL."""
-    pgdata = pgdata or data_dir()
+def start(pgdata: Path = DEFAULT_DATA_DIR) -> str:
+    """Start (or attach to) the embedded server in `pgdata` and return its connection URL."""
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -41,9 +34,8 @@ def start(pgdata: Path | None = None) -> str:
         return server.get_uri()
 
 
-def stop(pgdata: Path | None = None) -> bool:
-    """Stop the embedded server if it runs; True when a server was stopped."""
-    pgdata = pgdata or data_dir()
+def stop(pgdata: Path = DEFAULT_DATA_DIR) -> bool:
+    """Stop the embedded server in `pgdata` if it runs; True when a server was stopped."""
     if not (pgdata / "postmaster.pid").exists():
         return False
     _pgserver()

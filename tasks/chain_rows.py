@@ -110,7 +110,7 @@ def validate_chain(snapshot: ChainSnapshot) -> ValidatedChain:
             nulled += was_bad
             numbers.append(value)
         bid, ask, last, iv, delta, gamma, theta, vega = numbers
-        rows[key] = (
+        rows[key] = ChainRow(
             quote.expiration_date,
             strike,
             quote.option_type,

@@ -8,10 +8,12 @@ sessions named. Nothing older or newer is ever used in place of a missing sessio
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
+from enum import StrEnum
 
 import numpy as np
+import psycopg2.extensions
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -22,13 +24,13 @@ from dealer import (
     DealerConfig,
     HistoryMetrics,
     SnapshotMetrics,
+    SnapshotStatus,
     compute_history_metrics,
     compute_snapshot_metrics,
 )
 from markets.calendar import get_calendar, previous_sessions
 from markets.snapshot import snapshot_time_for
-from providers.registry import is_simulated_provider
-from store.connection import connect, resolve_target
+from store.connection import DatabaseTarget, connect
 from store.dealer_rows import (
     ChainColumns,
     complete_snapshots,
@@ -40,8 +42,21 @@ from store.tickers import ticker_ids
 
 logger = logging.getLogger("kapman.dealer")
 
-COMPLETE, MISSING_HISTORY = "COMPLETE", "MISSING_HISTORY"
-ERROR = "ERROR"
+
+class HistoryStatus(StrEnum):
+    """Whether every prior session a day's history metrics need has a complete snapshot."""
+
+    COMPLETE = "COMPLETE"
+    MISSING_HISTORY = "MISSING_HISTORY"
+
+
+class TickerDayStatus(StrEnum):
+    """A ticker-day's outcome: its snapshot status, or ERROR when it could not be computed."""
+
+    FULL = SnapshotStatus.FULL.value
+    LIMITED = SnapshotStatus.LIMITED.value
+    INVALID = SnapshotStatus.INVALID.value
+    ERROR = "ERROR"
 
 
 @dataclass(frozen=True)
@@ -50,9 +65,9 @@ class TickerDayMetrics:
 
     symbol: str
     session: date
-    status: str
+    status: TickerDayStatus
     status_reason: str
-    history_status: str | None
+    history_status: HistoryStatus | None
     missing_sessions: tuple[date, ...] = ()
     gex_net: float | None = None
     gamma_flip: float | None = None
@@ -84,12 +99,11 @@ def _chain_arrays(columns: ChainColumns, session: date) -> ChainArrays:
 def _missing_chain(session: date) -> SnapshotMetrics:
     """INVALID for a ticker-day with no complete snapshot: reported, never skipped silently."""
     invalid = compute_snapshot_metrics(ChainArrays.empty(), None)
-    from dataclasses import replace
-
     return replace(invalid, status_reason="no_chain")
 
 
 def run_dealer_metrics(
+    connection: psycopg2.extensions.connection,
     symbol: str,
     sessions: list[date],
     *,
@@ -102,54 +116,54 @@ def run_dealer_metrics(
     priors = {session: previous_sessions(trading_calendar, session, lookback_sessions) for session in sessions}
     needed = sorted(set(sessions).union(*priors.values()))
     times = {session: snapshot_time_for(session) for session in needed}
+    ticker_id = ticker_ids(connection, [symbol]).get(symbol)
+    if ticker_id is None:
+        return [
+            TickerDayMetrics(
+                symbol,
+                session,
+                TickerDayStatus.INVALID,
+                "unknown_ticker",
+                None,
+                error="no such ticker in the store",
+            )
+            for session in sessions
+        ]
+    ledger = complete_snapshots(connection, ticker_id, list(times.values()))
+    complete = [session for session in needed if times[session] in ledger]
+    chains = load_chain_columns(connection, ticker_id, [times[session] for session in complete])
+    spots = session_closes(connection, ticker_id, complete)
 
-    connection = connect(resolve_target())
-    try:
-        ticker_id = ticker_ids(connection, [symbol]).get(symbol)
-        if ticker_id is None:
-            return [
-                TickerDayMetrics(
-                    symbol, session, "INVALID", "unknown_ticker", None, error="no such ticker in the store"
+    snapshots: dict[date, SnapshotMetrics] = {}
+    for session in complete:
+        columns = chains.get(times[session])
+        chain = _chain_arrays(columns, session) if columns is not None else ChainArrays.empty()
+        snapshots[session] = compute_snapshot_metrics(chain, spots.get(session), config)
+
+    results = []
+    for session in sessions:
+        try:
+            results.append(
+                _one_day(
+                    connection,
+                    symbol,
+                    ticker_id,
+                    session,
+                    priors[session],
+                    snapshots,
+                    ledger,
+                    times,
+                    lookback_sessions,
                 )
-                for session in sessions
-            ]
-        ledger = complete_snapshots(connection, ticker_id, list(times.values()))
-        complete = [session for session in needed if times[session] in ledger]
-        chains = load_chain_columns(connection, ticker_id, [times[session] for session in complete])
-        spots = session_closes(connection, ticker_id, complete)
-
-        snapshots: dict[date, SnapshotMetrics] = {}
-        for session in complete:
-            columns = chains.get(times[session])
-            chain = _chain_arrays(columns, session) if columns is not None else ChainArrays.empty()
-            snapshots[session] = compute_snapshot_metrics(chain, spots.get(session), config)
-
-        results = []
-        for session in sessions:
-            try:
-                results.append(
-                    _one_day(
-                        connection,
-                        symbol,
-                        ticker_id,
-                        session,
-                        priors[session],
-                        snapshots,
-                        ledger,
-                        times,
-                        lookback_sessions,
-                    )
-                )
-            except Exception as exc:  # a bad ticker-day is reported; the batch goes on
-                logger.error("dealer metrics failed symbol=%s session=%s error=%s", symbol, session, exc)
-                results.append(TickerDayMetrics(symbol, session, ERROR, "error", None, error=str(exc)))
-        return results
-    finally:
-        connection.close()
+            )
+        except Exception as exc:  # a bad ticker-day is reported; the batch goes on
+            logger.error("dealer metrics failed symbol=%s session=%s error=%s", symbol, session, exc)
+            results.append(TickerDayMetrics(symbol, session, TickerDayStatus.ERROR, "error", None, error=str(exc)))
+    return results
 
 
 def _one_day(
-    connection,  # noqa: ANN001 - psycopg2 connection
+    connection: psycopg2.extensions.connection,
     symbol: str,
     ticker_id: str,
     session: date,
@@ -161,8 +175,9 @@ def _one_day(
 ) -> TickerDayMetrics:
     today = snapshots.get(session) or _missing_chain(session)
     missing = [prior for prior in prior_sessions if prior not in snapshots]
+    entry = ledger.get(times[session])
     if missing:
-        history_status, history = MISSING_HISTORY, HistoryMetrics.empty()
+        history_status, history = HistoryStatus.MISSING_HISTORY, HistoryMetrics.empty()
         logger.warning(
             "MISSING_HISTORY symbol=%s session=%s missing_sessions=%s fill_with=%r",
             symbol,
@@ -171,17 +186,16 @@ def _one_day(
             backfill_hint(symbol, missing),
         )
     else:
-        history_status = COMPLETE
+        history_status = HistoryStatus.COMPLETE
         history = compute_history_metrics(today, [snapshots[prior] for prior in prior_sessions])
-    provider = ledger.get(times[session])
     payload = {
         **today.to_json(),
         "symbol": symbol,
         "session": session.isoformat(),
-        "provider": provider,
-        "simulated": bool(provider and is_simulated_provider(provider)),
+        "provider": entry.provider if entry else None,
+        "simulated": bool(entry and entry.simulated),
         "lookback_sessions": lookback_sessions,
-        "history_status": history_status,
+        "history_status": str(history_status),
         "missing_sessions": [day.isoformat() for day in missing],
         "history": history.to_json(),
     }
@@ -189,7 +203,7 @@ def _one_day(
     return TickerDayMetrics(
         symbol=symbol,
         session=session,
-        status=today.status,
+        status=TickerDayStatus(today.status),
         status_reason=today.status_reason,
         history_status=history_status,
         missing_sessions=tuple(missing),
@@ -208,7 +222,11 @@ def _one_day(
     cache_policy=NO_CACHE,
 )
 def compute_dealer_metrics(
-    symbol: str, sessions: list[date], lookback_sessions: int, calendar: str
+    target: DatabaseTarget, symbol: str, sessions: list[date], lookback_sessions: int, calendar: str
 ) -> list[TickerDayMetrics]:
-    """Dealer metrics of one ticker over the requested sessions."""
-    return run_dealer_metrics(symbol, sessions, lookback_sessions=lookback_sessions, calendar=calendar)
+    """Dealer metrics of one ticker over the requested sessions, in the run's database `target`."""
+    connection = connect(target)
+    try:
+        return run_dealer_metrics(connection, symbol, sessions, lookback_sessions=lookback_sessions, calendar=calendar)
+    finally:
+        connection.close()

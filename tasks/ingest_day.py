@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -19,79 +18,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as prefect_task_run
 
-from markets.snapshot import snapshot_time_for
 from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, SessionUnavailable
-from providers.registry import get_provider
 from store.chains import SymbolDayRows, ledger_entries, write_symbol_day
-from store.connection import DatabaseUnavailable, ReconnectingConnection, resolve_target
-from store.migrations import migrate
+from store.connection import DatabaseTarget, DatabaseUnavailable, ReconnectingConnection
 from store.tickers import ensure_tickers
 from tasks.attempts import remember, take_earlier
 from tasks.chain_rows import validate_chain
-from tasks.provider_settings import provider_settings
+from tasks.day_report import DayIncomplete, DayReport, DayStatus, SymbolFailure, combine_attempts
+from tasks.handles import provider_for
+from tasks.request import IngestRequest
 from tasks.symbols import resolve_symbols
 
 logger = logging.getLogger("kapman.ingest")
-
-DEFAULT_LARGE_SYMBOLS: tuple[str, ...] = ("SPY", "QQQ", "SPX", "NDX", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META")
-
-SUCCEEDED, PARTIAL, FAILED, SKIPPED = "succeeded", "partial", "failed", "skipped"
-
-
-@dataclass(frozen=True)
-class IngestParams:
-    """How to ingest a day; identical for every day of a backfill."""
-
-    provider: str
-    concurrency: int = 4
-    symbols: tuple[str, ...] | None = None
-    large_symbols: tuple[str, ...] = DEFAULT_LARGE_SYMBOLS
-    heartbeat: int = 25
-    snapshot_time: datetime | None = None
-    max_requests_per_minute: int | None = None
-    # A Prefect global concurrency limit every provider request also takes a slot from.
-    shared_rate_limit: str | None = None
-
-
-@dataclass(frozen=True)
-class SymbolFailure:
-    symbol: str
-    error: str
-    retryable: bool
-
-
-@dataclass(frozen=True)
-class DayReport:
-    """What one session's ingest did; the row of the backfill's table artifact."""
-
-    session: date
-    snapshot_time: datetime
-    status: str
-    provider: str
-    symbols_total: int = 0
-    symbols_written: int = 0
-    symbols_skipped: int = 0
-    symbols_failed: int = 0
-    rows_written: int = 0
-    rows_dropped: int = 0
-    duration_seconds: float = 0.0
-    error: str | None = None
-    failures: tuple[SymbolFailure, ...] = ()
-    missing_fields: tuple[str, ...] = ()
-    simulated: bool = False
-    retryable: bool = False
-
-    @property
-    def usable(self) -> bool:
-        return self.status in (SUCCEEDED, SKIPPED)
-
-
-class DayIncomplete(Exception):
-    """Raised by the task for a failed or partial day, carrying the report for the flow."""
-
-    def __init__(self, report: DayReport) -> None:
-        super().__init__(f"session {report.session.isoformat()} {report.status}: {report.error}")
-        self.report = report
 
 
 @dataclass
@@ -131,20 +69,22 @@ def one_line(exc: BaseException) -> str:
 
 def run_ingest_day(
     session: date,
-    params: IngestParams,
+    request: IngestRequest,
     *,
-    provider: ChainProvider | None = None,
+    database: ReconnectingConnection,
+    provider: ChainProvider,
 ) -> DayReport:
-    """Ingest one session; never raises for data problems, reports them instead."""
+    """Ingest one session into `database` from `provider`; never raises for data problems, reports
+    them instead (an unreachable database included: the day fails, the range goes on)."""
     started = time.monotonic()
-    snapshot_time = params.snapshot_time or snapshot_time_for(session)
+    snapshot_time = request.snapshot_time_for(session)
     logger.info(
         "START session=%s snapshot_time=%s provider=%s",
         session.isoformat(),
         snapshot_time.isoformat(),
-        params.provider,
+        request.provider,
     )
-    report = _ingest(session, snapshot_time, params, provider)
+    report = _ingest(session, snapshot_time, request, database, provider)
     report = _with_duration(report, time.monotonic() - started)
     logger.info(
         "END session=%s status=%s symbols=%d written=%d skipped=%d failed=%d rows=%d dropped=%d seconds=%.1f%s",
@@ -166,43 +106,45 @@ def _with_duration(report: DayReport, seconds: float) -> DayReport:
     return replace(report, duration_seconds=round(seconds, 3))
 
 
-def _ingest(session: date, snapshot_time: datetime, params: IngestParams, provider: ChainProvider | None) -> DayReport:
-    base: dict[str, object] = {"session": session, "snapshot_time": snapshot_time, "provider": params.provider}
-    try:
-        database = ReconnectingConnection(resolve_target())
-    except DatabaseUnavailable as exc:
-        return DayReport(**base, status=FAILED, error=str(exc), retryable=True)
+def _ingest(
+    session: date,
+    snapshot_time: datetime,
+    request: IngestRequest,
+    database: ReconnectingConnection,
+    provider: ChainProvider,
+) -> DayReport:
+    base: dict[str, object] = {
+        "session": session,
+        "snapshot_time": snapshot_time,
+        "provider": request.provider,
+        "simulated": provider.simulated,
+    }
     try:
         connection = database.get()
-        migrate(connection)
-        symbols = resolve_symbols(connection, params.symbols)
+        symbols = resolve_symbols(connection, request.symbols)
         complete = ledger_entries(connection, [snapshot_time], symbols)
         todo = [symbol for symbol in symbols if (snapshot_time, symbol) not in complete]
         skipped = len(symbols) - len(todo)
-        provider = provider or get_provider(
-            params.provider, provider_settings(params.max_requests_per_minute, params.shared_rate_limit)
-        )
-        base["simulated"] = provider.simulated
         if not todo:
-            return DayReport(**base, status=SKIPPED, symbols_total=len(symbols), symbols_skipped=skipped)
+            return DayReport(**base, status=DayStatus.SKIPPED, symbols_total=len(symbols), symbols_skipped=skipped)
         ticker_ids = ensure_tickers(connection, todo)
-        progress = _Progress(total=len(todo), heartbeat=params.heartbeat, session=session)
-        day_error = _fetch_and_write(database, provider, session, snapshot_time, todo, ticker_ids, params, progress)
+        progress = _Progress(total=len(todo), heartbeat=request.heartbeat, session=session)
+        day_error = _fetch_and_write(database, provider, session, snapshot_time, todo, ticker_ids, request, progress)
     except DatabaseUnavailable as exc:
-        return DayReport(**base, status=FAILED, error=str(exc), retryable=True)
+        return DayReport(**base, status=DayStatus.FAILED, error=str(exc), retryable=True)
     except Exception as exc:  # psycopg2 errors mid-run: the day is reported, the range goes on
-        return DayReport(**base, status=FAILED, error=f"{type(exc).__name__}: {one_line(exc)}", retryable=True)
-    finally:
-        database.close()
+        return DayReport(
+            **base, status=DayStatus.FAILED, error=f"{type(exc).__name__}: {one_line(exc)}", retryable=True
+        )
 
     failed = len(progress.failures)
     complete_now = skipped + progress.written + progress.already
     if failed == 0:
-        status = SUCCEEDED
+        status = DayStatus.SUCCEEDED
     elif complete_now > 0:
-        status = PARTIAL
+        status = DayStatus.PARTIAL
     else:
-        status = FAILED
+        status = DayStatus.FAILED
     first_error = day_error or (progress.failures[0].error if progress.failures else None)
     if failed and not day_error:
         first_error = f"{failed} symbol(s) failed, first {progress.failures[0].symbol}: {first_error}"
@@ -229,7 +171,7 @@ def _fetch_and_write(
     snapshot_time: datetime,
     symbols: list[str],
     ticker_ids: dict[str, str],
-    params: IngestParams,
+    request: IngestRequest,
     progress: _Progress,
 ) -> str | None:
     """Fetch with `concurrency` workers (large symbols one at a time in their own lane) and write
@@ -238,8 +180,8 @@ def _fetch_and_write(
     Each lane has at most its width of fetches in flight and starts the next one as one finishes, so
     a refusal stops the day after at most that many requests, whatever the thread timing.
     """
-    large = set(params.large_symbols)
-    regular_lane = _Lane(ThreadPoolExecutor(params.concurrency, thread_name_prefix="fetch"), params.concurrency)
+    large = set(request.large_symbols)
+    regular_lane = _Lane(ThreadPoolExecutor(request.concurrency, thread_name_prefix="fetch"), request.concurrency)
     large_lane = _Lane(ThreadPoolExecutor(1, thread_name_prefix="fetch-large"), 1)
     lanes = (regular_lane, large_lane)
     for symbol in symbols:
@@ -260,7 +202,9 @@ def _fetch_and_write(
             for future in finished:
                 symbol, lane = pending.pop(future)
                 lane.in_flight -= 1
-                error = _handle_result(database, future, symbol, ticker_ids, session, snapshot_time, progress)
+                error = _handle_result(
+                    database, future, symbol, ticker_ids, session, snapshot_time, progress, provider.simulated
+                )
                 if isinstance(error, (SessionUnavailable, AuthError)) and day_error is None:
                     # The source refused the session (or us): every other symbol would fail the
                     # same way, so stop asking instead of spending the request budget on refusals.
@@ -293,6 +237,7 @@ def _handle_result(
     session: date,
     snapshot_time: datetime,
     progress: _Progress,
+    provider_simulated: bool,
 ) -> Exception | None:
     try:
         snapshot = future.result()
@@ -315,6 +260,8 @@ def _handle_result(
                 provider=snapshot.provider,
                 underlying_close=snapshot.underlying_close,
                 rows=validated.rows,
+                # A simulated provider's data is simulated whatever a snapshot says.
+                simulated=snapshot.simulated or provider_simulated,
             ),
         )
     except Exception as exc:
@@ -354,40 +301,20 @@ def _retry_condition(task_, task_run, state) -> bool:  # noqa: ANN001 - Prefect'
     retry_condition_fn=_retry_condition,
     cache_policy=NO_CACHE,
 )
-def ingest_day(session: date, params: IngestParams) -> DayReport:
-    """Ingest one session; raises DayIncomplete (with its report) so Prefect retries the rest."""
+def ingest_day(session: date, request: IngestRequest, target: DatabaseTarget) -> DayReport:
+    """Ingest one session into the run's database `target` (resolved once per run); raises
+    DayIncomplete (with its report) so Prefect retries the rest."""
     # What an earlier attempt wrote, this one finds complete: the day's report combines them.
     attempt_key = str(prefect_task_run.id)
     earlier = take_earlier(attempt_key)
-    report = run_ingest_day(session, params)
+    database = ReconnectingConnection(target)
+    try:
+        report = run_ingest_day(session, request, database=database, provider=provider_for(request))
+    finally:
+        database.close()
     if earlier is not None:
         report = combine_attempts(earlier, report)
-    if report.status in (FAILED, PARTIAL):
+    if report.status in (DayStatus.FAILED, DayStatus.PARTIAL):
         remember(attempt_key, report)
         raise DayIncomplete(report)
     return report
-
-
-def combine_attempts(earlier: DayReport, latest: DayReport) -> DayReport:
-    """One report for a day ingested over several attempts: what each wrote, the latest's outcome.
-
-    The symbols the earlier attempts wrote are among those the latest found complete; they count as
-    written, not skipped. A latest attempt that found everything complete means the day succeeded.
-    """
-    if earlier.symbols_written == 0:
-        return replace(latest, duration_seconds=round(earlier.duration_seconds + latest.duration_seconds, 3))
-    written = earlier.symbols_written + latest.symbols_written
-    status = SUCCEEDED if latest.status == SKIPPED else latest.status
-    return replace(
-        latest,
-        status=status,
-        symbols_written=written,
-        symbols_skipped=max(0, latest.symbols_skipped - earlier.symbols_written),
-        rows_written=earlier.rows_written + latest.rows_written,
-        rows_dropped=earlier.rows_dropped + latest.rows_dropped,
-        duration_seconds=round(earlier.duration_seconds + latest.duration_seconds, 3),
-        missing_fields=tuple(sorted({*earlier.missing_fields, *latest.missing_fields})),
-    )
-
-
-DayRunner = Callable[[date, IngestParams], DayReport]

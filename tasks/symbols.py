@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import psycopg2.extensions
 
+from settings.errors import SetupError
 from store.watchlist import active_symbols
 
 
-class NoSymbolsToIngest(ValueError):
+class NoSymbolsToIngest(SetupError, ValueError):
     """The watchlist (or its intersection with `--symbols`) is empty: the run cannot do anything."""
 
 

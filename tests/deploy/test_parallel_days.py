@@ -21,8 +21,9 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 import providers.polygon
 from flows.backfill import backfill_options
 from markets.calendar import get_calendar
-from providers.polygon import API_KEY_ENV, BASE_URL_ENV
 from providers.registry import unregister_provider
+from settings.environment import POLYGON_API_KEY as API_KEY_ENV
+from settings.environment import POLYGON_BASE_URL as BASE_URL_ENV
 from tests.dbutil import contents, seed_watchlist
 from tests.deploy.conftest import BACKFILL
 from tests.fakes.massive import ChainSpec, FakeMassive

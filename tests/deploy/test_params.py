@@ -13,6 +13,7 @@ from prefect.utilities.callables import parameter_schema
 from prefect.utilities.schema_tools.validation import ValidationError, validate
 
 from flows.backfill import backfill_options
+from flows.dealer_metrics import dealer_metrics
 from flows.ingest import ingest_options
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +107,14 @@ def test_prefect_yaml_declares_the_three_deployments_on_a_process_pool():
     [trigger] = deployments["dealer-metrics"]["triggers"]
     assert trigger["expect"] == ["prefect.flow-run.Completed"]
     assert trigger["match_related"]["prefect.resource.name"] == "options-daily"
+
+
+@pytest.mark.parametrize(("given", "symbols"), [(1234, ["1234"]), ("spy, qqq", ["SPY", "QQQ"])])
+def test_dealer_metrics_takes_the_same_parameter_types_as_the_ingest_flows(given, symbols):
+    params = dealer_metrics.validate_parameters({"as_of": "2025-12-09", "symbols": given})
+    assert params["symbols"] == symbols and params["as_of"] == date(2025, 12, 9)
+
+
+def test_dealer_metrics_refuses_what_the_ingest_flows_refuse():
+    assert "20251209 is a number, not a date" in refusal(dealer_metrics, as_of=20251209)
+    assert "unknown calendar 'NYSEE'" in refusal(dealer_metrics, calendar="NYSEE")

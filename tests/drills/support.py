@@ -46,7 +46,7 @@ class Outcome:
 def run_cli_in_process(argv: Sequence[str], *, database_url: str) -> int:
     """`python -m scripts.ingest_options ARGV` in this process, with the drill provider registered."""
     import tests.plugins.drill_providers  # noqa: F401 - registers `drill`
-    from flows.cli import main
+    from scripts.ingest_options import main
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DATABASE_URL", database_url)

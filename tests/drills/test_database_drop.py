@@ -18,11 +18,11 @@ import pytest
 import tests.plugins.drill_providers  # noqa: F401 - registers `drill` in this process
 from flows.backfill import backfill_options
 from providers.base import ChainSnapshot, TransientProviderError
-from providers.registry import register_provider, unregister_provider
+from providers.registry import get_provider, register_provider, unregister_provider
 from store import embedded
 from store.migrations import migrate
 from store.tickers import ensure_tickers
-from tasks.ingest_day import IngestParams, run_ingest_day
+from tests.days import day_request, run_day
 from tests.dbutil import chain_digest, count, ledger, seed_watchlist
 from tests.drills.support import (
     ROOT,
@@ -85,7 +85,7 @@ def test_a_dropped_connection_is_reported_with_its_cause_on_one_line(db, databas
     ticker_id = ensure_tickers(db, [VICTIM_SYMBOL])[VICTIM_SYMBOL]
 
     with writer_connection_terminated(database_url, ticker_id, VICTIM_SESSION):
-        report = run_ingest_day(VICTIM_SESSION, IngestParams(provider="drill", concurrency=1))
+        report = run_day(VICTIM_SESSION, day_request("drill", concurrency=1), get_provider("drill"), database_url)
 
     assert report.status == "partial"
     [failure] = report.failures
@@ -102,10 +102,9 @@ def test_the_symbol_days_after_a_dropped_connection_are_written_on_a_new_one(db,
     seed_watchlist(db, list(SYMBOLS))
     ticker_id = ensure_tickers(db, [first_symbol])[first_symbol]
 
-    with writer_connection_terminated(database_url, ticker_id, VICTIM_SESSION) as terminated:
-        report = run_ingest_day(VICTIM_SESSION, IngestParams(provider="drill", concurrency=1))
+    with writer_connection_terminated(database_url, ticker_id, VICTIM_SESSION):
+        report = run_day(VICTIM_SESSION, day_request("drill", concurrency=1), get_provider("drill"), database_url)
 
-    assert len(terminated) == 1
     assert (report.status, report.symbols_written, report.symbols_failed) == ("partial", 1, 1)
     assert [failure.symbol for failure in report.failures] == [first_symbol]
     assert complete_symbol_days(db) == {f"{symbol}@{VICTIM_SESSION.isoformat()}" for symbol in SYMBOLS[1:]}

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from flows.cli import main
 from flows.ingest import ingest_options
 from providers.http import HttpSettings
+from scripts.ingest_options import main
 from store.__main__ import main as store_main
 from tests.dbutil import count, seed_watchlist
 from tests.drills.faulty_massive import FaultyMassive
@@ -58,9 +58,10 @@ def test_a_hostile_symbol_is_one_error_line_exit_2_and_writes_nothing(symbol, db
     store_err = capsys.readouterr().err.strip().splitlines()
 
     assert (ingest_exit, store_exit) == (2, 2)
-    # argparse's usage line, then exactly one line saying what is wrong with which input.
-    assert [line for line in ingest_err if not line.startswith("usage:")][-1:] == [ingest_err[-1]]
-    assert "symbol" in ingest_err[-1] and len(store_err) == 1 and "symbol" in store_err[0]
+    # argparse's usage (possibly wrapped), then exactly one line saying what is wrong with which input.
+    errors = [line for line in ingest_err if ": error: " in line]
+    assert errors == [ingest_err[-1]] and "invalid symbol" in errors[0]
+    assert len(store_err) == 1 and "symbol" in store_err[0]
     assert tables(db) == before
     assert query(db, "SELECT symbol FROM watchlists") == [("SPY",)]
 

@@ -18,10 +18,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from flows.backfill import AllDaysFailed
 from flows.ingest import ingest_options
+from flows.run import AllDaysFailed
 from providers.http import HttpSettings
-from tasks.ingest_day import DayReport
+from tasks.day_report import DayReport
 from tests.dbutil import seed_watchlist
 from tests.drills.faulty_massive import FaultyMassive
 from tests.drills.support import complete_symbol_days, half_written_symbol_days, registered_polygon, task_run_counts

@@ -28,8 +28,8 @@ from prefect.client.schemas.filters import (
 )
 from prefect.logging.handlers import APILogHandler
 
-from flows.cli import main
 from providers.http import HttpSettings
+from scripts.ingest_options import main
 from store.tickers import ensure_tickers
 from tests.dbutil import seed_watchlist
 from tests.drills.faulty_massive import FaultyMassive

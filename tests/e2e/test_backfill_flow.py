@@ -10,10 +10,10 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from flows.backfill import backfill_options
-from flows.cli import main
 from markets.calendar import get_calendar, latest_completed_session
 from markets.snapshot import snapshot_time_for
 from providers.base import TransientProviderError
+from scripts.ingest_options import main
 from tests.dbutil import chain_digest, count, ledger, rows_per_snapshot, seed_watchlist
 from tests.doubles import FailingProvider, RecordingProvider, TinyChainProvider, registered
 
@@ -48,14 +48,18 @@ def test_range_runs_the_single_day_ingest_once_per_session_in_order(db, watchlis
     assert stored_times == {snapshot_time_for(day).strftime("%Y-%m-%dT%H:%M:%S.%f") for day in RANGE_SESSIONS}
 
 
-def test_flow_returns_one_report_per_session_with_its_own_snapshot_time(database_url, watchlist, recording):
+def test_flow_returns_one_report_per_session_with_its_own_snapshot_time(db, watchlist, recording):
     summary = backfill_options(
         start_date=date(2025, 12, 9), end_date=date(2025, 12, 12), provider="recording", day_retries=0
     )
     assert [day.session for day in summary.days] == RANGE_SESSIONS[:4]
     assert [day.snapshot_time for day in summary.days] == [snapshot_time_for(day) for day in RANGE_SESSIONS[:4]]
     assert summary.days_succeeded == 4
-    assert summary.rows_written == sum(day.rows_written for day in summary.days) > 0
+    assert summary.rows_written == count(db, "options_chains") > 0
+    per_day: dict[str, int] = {}
+    for (stamp, _), rows in rows_per_snapshot(db).items():
+        per_day[stamp[:10]] = per_day.get(stamp[:10], 0) + rows
+    assert {day.session.isoformat(): day.rows_written for day in summary.days} == per_day
 
 
 def test_rerunning_the_range_writes_nothing_and_asks_the_provider_nothing(db, watchlist, recording):
@@ -155,7 +159,7 @@ def test_the_flow_writes_a_table_artifact_with_one_row_per_session(db, watchlist
     table = json.loads(latest.data) if isinstance(latest.data, str) else latest.data
     assert [row["session"] for row in table] == ["2025-12-09", "2025-12-10"]
     assert [row["status"] for row in table] == ["succeeded", "succeeded"]
-    assert sum(row["rows"] for row in table) == summary.rows_written
+    assert sum(row["rows"] for row in table) == summary.rows_written == count(db, "options_chains")
 
 
 def test_as_of_alone_is_exactly_one_day_of_a_range(make_database, monkeypatch, recording):

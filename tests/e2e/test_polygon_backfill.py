@@ -19,12 +19,14 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-from flows.cli import main
 from markets.calendar import get_calendar
 from markets.snapshot import snapshot_time_for
 from providers.http import HttpSettings
-from providers.polygon import API_KEY_ENV, BASE_URL_ENV, PolygonProvider
+from providers.polygon import PolygonProvider
 from providers.registry import register_provider, unregister_provider
+from scripts.ingest_options import main
+from settings.environment import POLYGON_API_KEY as API_KEY_ENV
+from settings.environment import POLYGON_BASE_URL as BASE_URL_ENV
 from tests.dbutil import chain_digest, count, ledger, rows_per_snapshot, seed_watchlist
 from tests.fakes.massive import ChainSpec, FakeMassive, RecordedRequest, unused_local_url
 

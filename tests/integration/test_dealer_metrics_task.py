@@ -7,7 +7,7 @@ import pytest
 
 from markets.calendar import get_calendar
 from tasks.dealer_metrics import run_dealer_metrics
-from tasks.ingest_day import IngestParams, run_ingest_day
+from tests.days import day_request, run_day
 from tests.dbutil import seed_watchlist
 from tests.doubles import TinyChainProvider
 
@@ -15,11 +15,9 @@ SESSIONS = get_calendar("XNYS").sessions(date(2025, 12, 1), date(2025, 12, 9))  
 TARGET = date(2025, 12, 9)
 
 
-def ingest(sessions, symbols=("SPY",)):
+def ingest(database_url, sessions, symbols=("SPY",)):
     for session in sessions:
-        report = run_ingest_day(
-            session, IngestParams(provider="tiny", symbols=tuple(symbols)), provider=TinyChainProvider()
-        )
+        report = run_day(session, day_request("tiny", symbols=tuple(symbols)), TinyChainProvider(), database_url)
         assert report.status in ("succeeded", "skipped")
 
 
@@ -38,9 +36,9 @@ def watchlist(db):
     seed_watchlist(db, ["SPY", "QQQ"])
 
 
-def test_complete_history_computes_every_history_metric(db, watchlist):
-    ingest(SESSIONS)
-    [result] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
+def test_complete_history_computes_every_history_metric(db, database_url, watchlist):
+    ingest(database_url, SESSIONS)
+    [result] = run_dealer_metrics(db, "SPY", [TARGET], lookback_sessions=5)
     assert (result.status, result.history_status, result.missing_sessions) == ("FULL", "COMPLETE", ())
     metrics, model_version, _ = stored_metrics(db, "SPY", TARGET)
     assert model_version == "dealer-v1"
@@ -49,13 +47,16 @@ def test_complete_history_computes_every_history_metric(db, watchlist):
     assert history["lookback_sessions"] == 5
     for key in ("gex_net_change_1d", "open_interest_total_change_1d", "gex_net_change_lookback", "gex_net_zscore"):
         assert history[key] is not None, key
-    assert metrics["simulated"] is False and metrics["provider"] == "tiny"
+    # Recorded from the provider that wrote the snapshot (TinyChainProvider declares simulated data).
+    assert metrics["simulated"] is True and metrics["provider"] == "tiny"
 
 
-def test_one_missing_prior_session_is_named_and_never_filled_from_an_older_one(db, watchlist, caplog):
+def test_one_missing_prior_session_is_named_and_never_filled_from_an_older_one(db, database_url, watchlist, caplog):
     caplog.set_level(logging.WARNING, logger="kapman")
-    ingest([session for session in SESSIONS if session != date(2025, 12, 4)])  # 12-01 stays as a stale candidate
-    [result] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
+    ingest(
+        database_url, [session for session in SESSIONS if session != date(2025, 12, 4)]
+    )  # 12-01 stays as a stale candidate
+    [result] = run_dealer_metrics(db, "SPY", [TARGET], lookback_sessions=5)
     assert result.history_status == "MISSING_HISTORY"
     assert result.missing_sessions == (date(2025, 12, 4),)
     metrics, _, _ = stored_metrics(db, "SPY", TARGET)
@@ -66,30 +67,30 @@ def test_one_missing_prior_session_is_named_and_never_filled_from_an_older_one(d
     assert any(hint in record.getMessage() for record in caplog.records)
 
 
-def test_missing_spot_is_invalid_with_reason(db, watchlist):
-    ingest(SESSIONS)
+def test_missing_spot_is_invalid_with_reason(db, database_url, watchlist):
+    ingest(database_url, SESSIONS)
     with db, db.cursor() as cursor:
         cursor.execute("DELETE FROM ohlcv WHERE date = %s", (TARGET,))
-    [result] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
+    [result] = run_dealer_metrics(db, "SPY", [TARGET], lookback_sessions=5)
     assert (result.status, result.status_reason) == ("INVALID", "missing_spot")
     assert stored_metrics(db, "SPY", TARGET)[0]["gex_net"] is None
 
 
-def test_a_ticker_without_chain_is_invalid_and_the_others_go_on(db, watchlist):
-    ingest(SESSIONS, symbols=("SPY",))
-    ingest([], symbols=("QQQ",))
-    [qqq] = run_dealer_metrics("QQQ", [TARGET], lookback_sessions=5)
-    [spy] = run_dealer_metrics("SPY", [TARGET], lookback_sessions=5)
-    assert qqq.status == "INVALID"
-    assert qqq.status_reason in ("no_chain", "unknown_ticker")
+def test_a_ticker_without_chain_is_invalid_and_the_others_go_on(db, database_url, watchlist):
+    ingest(database_url, SESSIONS, symbols=("SPY",))
+    ingest(database_url, SESSIONS[:1], symbols=("QQQ",))  # QQQ is known, but has no chain on TARGET
+    qqq, spy = run_dealer_metrics(db, "QQQ", [TARGET], lookback_sessions=5) + run_dealer_metrics(
+        db, "SPY", [TARGET], lookback_sessions=5
+    )
+    assert (qqq.status, qqq.status_reason) == ("INVALID", "no_chain")
     assert spy.status == "FULL"
 
 
-def test_rerun_writes_the_same_json(db, watchlist):
-    ingest(SESSIONS)
-    run_dealer_metrics("SPY", SESSIONS[-2:], lookback_sessions=5)
+def test_rerun_writes_the_same_json(db, database_url, watchlist):
+    ingest(database_url, SESSIONS)
+    run_dealer_metrics(db, "SPY", SESSIONS[-2:], lookback_sessions=5)
     first = [stored_metrics(db, "SPY", session) for session in SESSIONS[-2:]]
-    run_dealer_metrics("SPY", SESSIONS[-2:], lookback_sessions=5)
+    run_dealer_metrics(db, "SPY", SESSIONS[-2:], lookback_sessions=5)
     second = [stored_metrics(db, "SPY", session) for session in SESSIONS[-2:]]
     assert [row[0] for row in first] == [row[0] for row in second]
     assert [row[2] for row in first] == [row[2] for row in second]  # untouched: nothing changed

@@ -28,7 +28,7 @@ from providers.base import (
 )
 from providers.http import HttpSettings
 from providers.polygon import PolygonProvider
-from providers.registry import ProviderSettings
+from tasks.request import build_ingest_request
 from tests.fakes.massive import NOT_AUTHORIZED_MESSAGE, ChainSpec, FakeMassive, unused_local_url
 
 NOW = datetime(2025, 12, 23, 22, 0, tzinfo=UTC)
@@ -546,26 +546,29 @@ def test_api_key_appears_in_no_log_record_and_no_exception_text(caplog, provider
 
 
 @pytest.mark.parametrize("value", [None, "", "   "])
-def test_from_env_without_an_api_key_is_auth_error(monkeypatch, value):
+def test_a_run_without_an_api_key_is_auth_error(monkeypatch, value):
     if value is None:
         monkeypatch.delenv("POLYGON_API_KEY", raising=False)
     else:
         monkeypatch.setenv("POLYGON_API_KEY", value)
+    request = build_ingest_request(as_of=CURRENT, provider="polygon")
 
     with pytest.raises(AuthError, match="set POLYGON_API_KEY") as raised:
-        PolygonProvider.from_env(ProviderSettings())
+        PolygonProvider.from_settings(request.provider_settings())
 
     assert "\n" not in str(raised.value)
 
 
-def test_from_env_reads_key_base_url_and_request_budget(fake, monkeypatch):
+def test_a_run_takes_key_base_url_and_request_budget_from_flags_then_environment(fake, monkeypatch):
     fake.add_chain(ChainSpec("AAPL", contracts=20))
     monkeypatch.setenv("POLYGON_API_KEY", fake.api_key)
     monkeypatch.setenv("POLYGON_BASE_URL", fake.base_url)
     monkeypatch.setenv("KAPMAN_MAX_REQUESTS_PER_MINUTE", "900")
+    flagged = build_ingest_request(as_of=CURRENT, provider="polygon", max_requests_per_minute=1234)
+    unflagged = build_ingest_request(as_of=CURRENT, provider="polygon")
 
-    configured = PolygonProvider.from_env(ProviderSettings(max_requests_per_minute=1234), clock=lambda: NOW)
-    from_environment = PolygonProvider.from_env(ProviderSettings(), clock=lambda: NOW)
+    configured = PolygonProvider.from_settings(flagged.provider_settings(), clock=lambda: NOW)
+    from_environment = PolygonProvider.from_settings(unflagged.provider_settings(), clock=lambda: NOW)
     try:
         chain = configured.fetch_chain("AAPL", CURRENT)
         assert (configured.name, configured.simulated) == ("polygon", False)

@@ -26,7 +26,7 @@ def test_migrations_are_idempotent(db):
     assert migrate(db) == []
     with db, db.cursor() as cursor:
         cursor.execute("SELECT version FROM schema_migrations")
-        assert [row[0] for row in cursor.fetchall()] == ["0001_core_tables"]
+        assert sorted(row[0] for row in cursor.fetchall()) == ["0001_core_tables", "0002_ledger_simulated"]
 
 
 def test_snapshot_time_round_trips_bit_exact(db):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from flows.cli import parse_args
+from scripts.ingest_options import parse_args
 
 PROG = "python -m scripts.ingest_options"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from tasks.ingest_day import FAILED, PARTIAL, SKIPPED, SUCCEEDED, DayReport, combine_attempts
+from tasks.day_report import DayReport, DayStatus, combine_attempts
+
+SUCCEEDED, PARTIAL, FAILED, SKIPPED = DayStatus
 
 SESSION = date(2025, 12, 16)
 

@@ -4,7 +4,15 @@ from pathlib import Path
 
 import pytest
 
-from providers.registry import UnknownProvider, check_provider_name, get_provider, provider_names
+from providers.registry import (
+    ProviderPluginError,
+    UnknownProvider,
+    check_provider_name,
+    get_provider,
+    load_plugins,
+    provider_names,
+)
+from settings.errors import SetupError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +28,12 @@ def test_one_instance_per_process_and_settings():
 
 
 def test_plugin_modules_named_in_the_environment_register_providers():
-    code = "from providers.registry import get_provider; print(get_provider('tiny').name)"
+    # A worker or subprocess gets a provider that is not built in from the run's environment.
+    code = (
+        "from datetime import date; from tasks.request import build_ingest_request; "
+        "from tasks.handles import provider_for; "
+        "print(provider_for(build_ingest_request(as_of=date(2025, 12, 9), provider='tiny')).name)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=ROOT,
@@ -31,3 +44,9 @@ def test_plugin_modules_named_in_the_environment_register_providers():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "tiny"
+
+
+def test_a_plugin_module_that_cannot_be_imported_is_a_setup_error():
+    with pytest.raises(ProviderPluginError, match="'no_such_plugin_module' cannot be imported") as raised:
+        load_plugins(["no_such_plugin_module"])
+    assert isinstance(raised.value, SetupError)

@@ -9,7 +9,6 @@ import pytest
 
 from providers.http import (
     DEFAULT_REQUESTS_PER_MINUTE,
-    REQUESTS_PER_MINUTE_ENV,
     RequestBudget,
     redact,
     resolve_requests_per_minute,
@@ -160,16 +159,9 @@ def test_a_block_from_one_thread_holds_back_every_other_thread():
     assert min(finished) - blocked_at >= 0.3
 
 
-def test_rate_comes_from_settings_then_environment_then_default():
-    assert resolve_requests_per_minute(42, {REQUESTS_PER_MINUTE_ENV: "7"}) == 42
-    assert resolve_requests_per_minute(None, {REQUESTS_PER_MINUTE_ENV: " 7 "}) == 7
-    assert resolve_requests_per_minute(None, {}) == DEFAULT_REQUESTS_PER_MINUTE == 300
-
-
-@pytest.mark.parametrize("raw", ["fast", "0", "-5", "2.5"])
-def test_bad_environment_rate_is_refused_with_the_variable_name(raw):
-    with pytest.raises(ValueError, match=REQUESTS_PER_MINUTE_ENV):
-        resolve_requests_per_minute(None, {REQUESTS_PER_MINUTE_ENV: raw})
+def test_rate_comes_from_the_run_else_the_default():
+    assert resolve_requests_per_minute(42) == 42
+    assert resolve_requests_per_minute(None) == DEFAULT_REQUESTS_PER_MINUTE == 300
 
 
 def test_non_positive_rates_are_refused():

@@ -2,7 +2,7 @@ from datetime import date
 
 from flows.reporting import render_markdown, summarize
 from markets.snapshot import snapshot_time_for
-from tasks.ingest_day import DayReport
+from tasks.day_report import DayReport
 
 
 def report(day: int, status: str, rows: int = 0, error: str | None = None) -> DayReport:

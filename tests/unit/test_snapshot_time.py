@@ -11,9 +11,10 @@ def test_snapshot_time_is_end_of_session_day_utc():
     assert stamp.utcoffset() == timedelta(0)
 
 
-def test_snapshot_time_does_not_depend_on_when_it_is_computed():
-    assert snapshot_time_for(date(2025, 12, 9)) == snapshot_time_for(date(2025, 12, 9))
-    assert snapshot_time_for(date(2025, 12, 10)) - snapshot_time_for(date(2025, 12, 9)) == timedelta(days=1)
+def test_snapshot_time_is_the_end_of_the_session_day_in_utc_whatever_the_session():
+    assert snapshot_time_for(date(2025, 12, 10)) == datetime(2025, 12, 10, 23, 59, 59, 999999, tzinfo=UTC)
+    # Summer time in New York changes nothing: the identity is a UTC wall time.
+    assert snapshot_time_for(date(2025, 7, 1)) == datetime(2025, 7, 1, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

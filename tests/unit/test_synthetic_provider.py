@@ -8,7 +8,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -311,16 +310,6 @@ def test_weekend_is_not_a_trading_session(provider: SyntheticProvider):
 def test_session_before_the_simulated_history_is_unavailable(provider: SyntheticProvider):
     with pytest.raises(SessionUnavailable, match="1999-12-31"):
         provider.fetch_chain("SPY", date(1999, 12, 31))
-
-
-def test_ten_symbols_by_ten_sessions_generate_quickly():
-    provider = SyntheticProvider(now=lambda: AFTER_THE_FACT)
-    started = time.perf_counter()
-    for symbol in SYMBOLS[:10]:
-        for session in weekdays(date(2025, 11, 3), 10):
-            provider.fetch_chain(symbol, session)
-
-    assert time.perf_counter() - started < 20.0  # 100 symbol-days; ~5 ms each on a laptop
 
 
 def test_registry_serves_the_synthetic_provider_by_name():

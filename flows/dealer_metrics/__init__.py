@@ -1,0 +1,219 @@
+"""`dealer_metrics`: dealer positioning metrics per (ticker, session) over stored chains.
+
+python -m flows.dealer_metrics --start-date 2025-12-16 --end-date 2025-12-22
+python -m flows.dealer_metrics --as-of 2025-12-22 --lookback-sessions 5
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from prefect import flow, unmapped
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+from flows.opened import OpenOnce
+from flows.params import AtLeastZero, CalendarName, OptionalSessionDate, Symbols
+from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_session
+from markets.symbols import normalize_symbols
+from settings.environment import read_environment
+from settings.errors import SetupError
+from store.connection import DatabaseTarget, connect, resolve_target
+from store.migrations import migrate
+from store.watchlist import active_symbols
+from tasks.dealer_metrics import HistoryStatus, TickerDayMetrics, TickerDayStatus, compute_dealer_metrics
+from tasks.request import InvalidRunConfiguration
+
+logger = logging.getLogger("kapman.dealer")
+
+
+class NothingToCompute(SetupError, ValueError):
+    """No ticker was named and the watchlist is empty."""
+
+
+@dataclass(frozen=True)
+class DealerRequest:
+    """Every setting of one dealer-metrics run, validated."""
+
+    sessions: tuple[date, ...]
+    symbols: tuple[str, ...] | None
+    lookback_sessions: int
+    calendar: str
+    database_url: str | None = field(default=None, repr=False)
+    pgdata: Path | None = None
+
+
+@dataclass(frozen=True)
+class DealerRun:
+    """An opened dealer-metrics run: where it reads and writes, and which tickers."""
+
+    request: DealerRequest
+    target: DatabaseTarget
+    tickers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DealerSummary:
+    ticker_days: int
+    full: int
+    limited: int
+    invalid: int
+    errors: int
+    missing_history: int
+    rows: tuple[TickerDayMetrics, ...]
+
+    def line(self) -> str:
+        return (
+            f"DEALER SUMMARY ticker_days={self.ticker_days} FULL={self.full} LIMITED={self.limited} "
+            f"INVALID={self.invalid} ERROR={self.errors} MISSING_HISTORY={self.missing_history}"
+        )
+
+
+def build_dealer_request(
+    *,
+    as_of: date | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    lookback_sessions: int = 5,
+    symbols: list[str] | tuple[str, ...] | None = None,
+    calendar: str = DEFAULT_CALENDAR,
+    now: datetime | None = None,
+) -> DealerRequest:
+    """Validate one dealer run's settings; raises a `SetupError` with a one-line message."""
+    environment = read_environment()
+    trading_calendar = get_calendar(calendar)
+    if as_of is not None and (start_date is not None or end_date is not None):
+        raise InvalidRunConfiguration("as_of cannot be combined with start_date/end_date")
+    if (start_date is None) != (end_date is None):
+        raise InvalidRunConfiguration("start_date and end_date go together")
+    if lookback_sessions < 0:
+        raise InvalidRunConfiguration(f"lookback_sessions must be 0 or more (got {lookback_sessions})")
+    if start_date is not None and end_date is not None:
+        if end_date < start_date:
+            raise InvalidRunConfiguration(
+                f"end date {end_date.isoformat()} is before start date {start_date.isoformat()}"
+            )
+        sessions = trading_calendar.sessions(start_date, end_date)
+    elif as_of is not None:
+        sessions = trading_calendar.sessions(as_of, as_of)
+    else:
+        sessions = [latest_completed_session(trading_calendar, now or datetime.now(UTC))]
+    return DealerRequest(
+        sessions=tuple(sessions),
+        symbols=normalize_symbols(symbols) if symbols else None,
+        lookback_sessions=lookback_sessions,
+        calendar=calendar,
+        database_url=environment.database_url,
+        pgdata=environment.pgdata,
+    )
+
+
+def _open_dealer_run(request: DealerRequest) -> DealerRun:
+    target = resolve_target(request.database_url, request.pgdata)
+    connection = connect(target)
+    try:
+        migrate(connection)
+        universe = active_symbols(connection)
+    finally:
+        connection.close()
+    tickers = request.symbols or tuple(universe)
+    if not tickers:
+        raise NothingToCompute("the watchlist has no active symbols and no --symbols were given")
+    return DealerRun(request=request, target=target, tickers=tuple(tickers))
+
+
+_runs = OpenOnce(_open_dealer_run)
+
+
+# Plain functions, not `_runs`' bound methods, so the flow's globals pickle by reference.
+def preopen_dealer_run(request: DealerRequest) -> DealerRun:
+    """Open the run before its flow starts (a front); the flow called next in this process adopts it."""
+    return _runs.preopen(request)
+
+
+def open_dealer_run(request: DealerRequest) -> DealerRun:
+    """The run a front opened for this very request, else a newly opened one."""
+    return _runs.open(request)
+
+
+def summarize_metrics(rows: list[TickerDayMetrics]) -> DealerSummary:
+    statuses = Counter(row.status for row in rows)
+    return DealerSummary(
+        ticker_days=len(rows),
+        full=statuses[TickerDayStatus.FULL],
+        limited=statuses[TickerDayStatus.LIMITED],
+        invalid=statuses[TickerDayStatus.INVALID],
+        errors=statuses[TickerDayStatus.ERROR],
+        missing_history=sum(row.history_status == HistoryStatus.MISSING_HISTORY for row in rows),
+        rows=tuple(rows),
+    )
+
+
+def metrics_row(row: TickerDayMetrics) -> dict[str, object]:
+    return {
+        "symbol": row.symbol,
+        "session": row.session.isoformat(),
+        "status": str(row.status),
+        "reason": row.status_reason,
+        "history": str(row.history_status or ""),
+        "missing_sessions": ",".join(day.isoformat() for day in row.missing_sessions),
+        "gex_net": row.gex_net,
+        "gamma_flip": row.gamma_flip,
+        "dgpi": row.dgpi,
+        "position": row.position or "",
+        "error": row.error or "",
+    }
+
+
+@flow(name="dealer-metrics")
+def dealer_metrics(
+    as_of: OptionalSessionDate = None,
+    start_date: OptionalSessionDate = None,
+    end_date: OptionalSessionDate = None,
+    lookback_sessions: AtLeastZero = 5,
+    symbols: Symbols = None,
+    calendar: CalendarName = DEFAULT_CALENDAR,
+) -> DealerSummary:
+    """Compute and store dealer metrics for each ticker-session; a bad ticker never stops the batch."""
+    request = build_dealer_request(
+        as_of=as_of,
+        start_date=start_date,
+        end_date=end_date,
+        lookback_sessions=lookback_sessions,
+        symbols=symbols,
+        calendar=calendar,
+    )
+    run = open_dealer_run(request)
+    sessions = list(request.sessions)
+    logger.info(
+        "DEALER sessions=%d tickers=%d lookback_sessions=%d", len(sessions), len(run.tickers), lookback_sessions
+    )
+    futures = compute_dealer_metrics.map(
+        unmapped(run.target), run.tickers, unmapped(sessions), unmapped(lookback_sessions), unmapped(calendar)
+    )
+    rows: list[TickerDayMetrics] = []
+    for symbol, future in zip(run.tickers, futures, strict=True):
+        outcome = future.result(raise_on_failure=False)
+        if isinstance(outcome, list):
+            rows.extend(outcome)
+        else:
+            rows.extend(
+                TickerDayMetrics(symbol, day, TickerDayStatus.ERROR, "error", None, error=str(outcome))
+                for day in sessions
+            )
+    summary = summarize_metrics(rows)
+    create_table_artifact(key="dealer-metrics", table=[metrics_row(row) for row in rows], description=summary.line())
+    create_markdown_artifact(
+        key="dealer-metrics-summary",
+        markdown=(
+            "# Dealer metrics\n\n| ticker-days | FULL | LIMITED | INVALID | ERROR | MISSING_HISTORY |\n"
+            "|---|---|---|---|---|---|\n"
+            f"| {summary.ticker_days} | {summary.full} | {summary.limited} | {summary.invalid} | "
+            f"{summary.errors} | {summary.missing_history} |\n"
+        ),
+    )
+    logger.info(summary.line())
+    return summary

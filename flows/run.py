@@ -1,0 +1,347 @@
+"""The one run path of both ingest flows: open a run, run its plan of sessions, report it.
+
+`ingest_options` (one session) and `backfill_options` (a range) are short recipes over this module,
+so one day of a range and a single-day run are the same code. A run:
+
+1. is described by one validated `IngestRequest` (built by the flow from its parameters);
+2. is opened once (`open_run`): database target resolved, migrations applied, provider built (which
+   checks its credentials), the symbols resolved and the ledger asked which symbol-days are done;
+3. runs its sessions (`run_plan`): complete sessions are reported as skipped without a task run,
+   the others run as `ingest_day` tasks, `max_parallel_days` at a time, each with its own retries; no
+   exception escapes a day, a day that still fails after its retries becomes a report;
+4. publishes its artifacts and summary; only a run where every day failed raises (`AllDaysFailed`).
+
+Days run on the flow's own task runner (threads of the flow-run process, so every day shares the
+process's one provider instance and its request budget), or, with `dask_address`, on a Dask cluster
+through prefect-dask (`pip install 'kapman-options[dask]'`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
+from prefect.futures import PrefectFuture
+
+from flows.opened import OpenOnce
+from flows.reporting import RunSummary, render_markdown, summarize, table_row
+from store.chains import ledger_entries
+from store.connection import DatabaseTarget, connect, resolve_target
+from store.migrations import migrate
+from tasks.day_report import DayIncomplete, DayReport, DayStatus
+from tasks.handles import provider_for
+from tasks.ingest_day import ingest_day
+from tasks.request import IngestRequest, InvalidRunConfiguration
+from tasks.symbols import resolve_symbols
+
+logger = logging.getLogger("kapman.run")
+
+# `dask_address` value that starts a temporary Dask cluster inside the flow-run process.
+LOCAL_DASK = "local"
+
+DaySubmitter = Callable[[date], PrefectFuture]
+
+
+def default_log_level() -> None:
+    """INFO for our loggers unless something (the CLI's --log-level) already chose a level.
+
+    A worker imports the flows without our CLI, and Prefect attaches `kapman` to its API handler
+    (`extra_loggers`) without giving it a level: left alone, the START/END/SUMMARY lines a run's log
+    in the UI is for would be filtered out at the root logger's WARNING.
+    """
+    kapman = logging.getLogger("kapman")
+    if kapman.level == logging.NOTSET:
+        kapman.setLevel(logging.INFO)
+
+
+default_log_level()
+
+
+class AllDaysFailed(RuntimeError):
+    """Every attempted day failed: the run is a failure, the summary says why."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__(f"every day failed ({summary.days_failed} of {summary.days_attempted})")
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """An opened run: its request, where it writes, its symbols and what the ledger already has."""
+
+    request: IngestRequest
+    target: DatabaseTarget
+    symbols: tuple[str, ...]
+    # session → number of symbols already complete for it
+    complete_symbols: dict[date, int]
+    simulated: bool
+
+    @property
+    def sessions(self) -> tuple[date, ...]:
+        return self.request.sessions
+
+    def is_complete(self, session: date) -> bool:
+        return self.complete_symbols.get(session) == len(self.symbols)
+
+
+def _open_run(request: IngestRequest) -> RunPlan:
+    """Everything a run needs before its first day, done once; raises a `SetupError` (one line)."""
+    if request.shared_rate_limit:
+        check_shared_rate_limit(request.shared_rate_limit)
+    # Building the provider checks its credentials (e.g. a missing API key) before any day starts.
+    provider = provider_for(request)
+    target = resolve_target(request.database_url, request.pgdata)
+    connection = connect(target)
+    try:
+        migrate(connection)
+        chosen = tuple(resolve_symbols(connection, request.symbols))
+        ignored = [symbol for symbol in request.symbols or () if symbol not in chosen]
+        if ignored:
+            logger.warning(
+                "not on the active watchlist, ignored: %s (add them with `python -m store watchlist add`)",
+                ",".join(ignored),
+            )
+        stamps = {session: request.snapshot_time_for(session) for session in request.sessions}
+        entries = ledger_entries(connection, list(stamps.values()), chosen)
+    finally:
+        connection.close()
+    complete = {session: sum(1 for symbol in chosen if (stamp, symbol) in entries) for session, stamp in stamps.items()}
+    return RunPlan(
+        request=request, target=target, symbols=chosen, complete_symbols=complete, simulated=provider.simulated
+    )
+
+
+_runs = OpenOnce(_open_run)
+
+
+# Plain functions, not `_runs`' bound methods: a flow's globals must pickle by reference (Dask ships
+# the flow run's context, and with it the flow function, to its workers).
+def preopen_run(request: IngestRequest) -> RunPlan:
+    """Open the run before its flow starts (a front); the flow called next in this process adopts it."""
+    return _runs.preopen(request)
+
+
+def open_run(request: IngestRequest) -> RunPlan:
+    """The run a front opened for this very request, else a newly opened one."""
+    return _runs.open(request)
+
+
+def log_plan(plan: RunPlan) -> None:
+    """The dry-run plan: sessions × symbols and what the ledger already holds."""
+    request = plan.request
+    logger.info(
+        "PLAN sessions=%d symbols=%d provider=%s database=%s",
+        len(plan.sessions),
+        len(plan.symbols),
+        request.provider,
+        plan.target.display,
+    )
+    for session in plan.sessions:
+        done = plan.complete_symbols.get(session, 0)
+        logger.info(
+            "PLAN session=%s snapshot_time=%s complete=%d/%d to_fetch=%d",
+            session.isoformat(),
+            request.snapshot_time_for(session).isoformat(),
+            done,
+            len(plan.symbols),
+            len(plan.symbols) - done,
+        )
+
+
+def planned_summary(plan: RunPlan) -> RunSummary:
+    """What a dry run returns: no day attempted."""
+    request = plan.request
+    return summarize(
+        [], provider=request.provider, start_date=request.start_date, end_date=request.end_date, duration_seconds=0.0
+    )
+
+
+def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
+    """Run the plan's days, publish artifacts, log the summary; fail only if every day failed."""
+    request = plan.request
+    started = time.monotonic()
+    reports = run_sessions(plan, artifact_prefix=artifact_prefix)
+    summary = summarize(
+        reports,
+        provider=request.provider,
+        start_date=request.start_date,
+        end_date=request.end_date,
+        duration_seconds=time.monotonic() - started,
+    )
+    publish(summary, artifact_prefix)
+    logger.info(summary.line())
+    if summary.all_failed:
+        raise AllDaysFailed(summary)
+    return summary
+
+
+def publish(summary: RunSummary, artifact_prefix: str) -> None:
+    """Table artifact (one row per session) and markdown summary, under stable keys."""
+    create_table_artifact(
+        key=f"{artifact_prefix}-days",
+        table=[table_row(day) for day in summary.days],
+        description=summary.line(),
+    )
+    create_markdown_artifact(
+        key=f"{artifact_prefix}-summary", markdown=render_markdown(summary), description=summary.line()
+    )
+
+
+def retry_delays(day_retries: int, first_delay_seconds: float) -> list[float]:
+    """Exponential backoff between day attempts (×4 each time); jitter is added by Prefect."""
+    return [first_delay_seconds * 4**attempt for attempt in range(day_retries)]
+
+
+def run_sessions(plan: RunPlan, *, artifact_prefix: str = "options-ingest") -> list[DayReport]:
+    """Ingest the plan's sessions, `max_parallel_days` at a time, started in date order."""
+    # The plan's one ledger query already shows which sessions are complete: those are reported as
+    # skipped without a task run, so a fully ingested range is decided in milliseconds.
+    to_run = [session for session in plan.sessions if not plan.is_complete(session)]
+    reports = {session: _already_complete(session, plan) for session in plan.sessions if plan.is_complete(session)}
+    progress = _DayProgress(artifact_prefix, total=len(plan.sessions), finished=len(reports))
+    with day_submitter(plan) as submit:
+        for session, future in _in_flight(to_run, submit, width=plan.request.max_parallel_days):
+            reports[session] = _final_report(future, session, plan)
+            progress.update(len(reports))
+    return [reports[session] for session in plan.sessions]
+
+
+@contextmanager
+def day_submitter(plan: RunPlan) -> Iterator[DaySubmitter]:
+    """Start one day's `ingest_day` task run: on the flow's task runner, or on a Dask cluster."""
+    request = plan.request
+    task = ingest_day.with_options(
+        retries=request.day_retries, retry_delay_seconds=retry_delays(request.day_retries, request.retry_delay_seconds)
+    )
+    if not request.dask_address:
+        yield lambda session: task.submit(session, request, plan.target)
+        return
+    with dask_task_runner(request.dask_address) as runner:
+        yield lambda session: runner.submit(task, {"session": session, "request": request, "target": plan.target})
+
+
+@contextmanager
+def dask_task_runner(address: str) -> Iterator:  # noqa: ANN401 - prefect_dask is an optional extra
+    """A started DaskTaskRunner: `local` is a temporary in-process cluster, else a scheduler address."""
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise InvalidRunConfiguration("dask_address needs the dask extra: pip install 'kapman-options[dask]'") from None
+    if address == LOCAL_DASK:
+        # Threads, not processes: the days share this process's provider and its request budget.
+        runner = DaskTaskRunner(cluster_kwargs={"n_workers": 1, "processes": False, "dashboard_address": None})
+    else:
+        runner = DaskTaskRunner(address=address)
+    with runner:
+        yield runner
+
+
+def check_shared_rate_limit(limit_name: str) -> None:
+    """The named global concurrency limit must exist and decay (that is what makes a concurrency
+    limit a rate limit), so a typo fails the run at once instead of leaving the workers unthrottled.
+    """
+    with get_client(sync_client=True) as client:
+        try:
+            limit = client.read_global_concurrency_limit_by_name(limit_name)
+        except ObjectNotFound:
+            raise InvalidRunConfiguration(
+                f"global concurrency limit {limit_name!r} does not exist: create it with "
+                f"`prefect gcl create {limit_name} --limit 5 --slot-decay-per-second 5` (5 requests/second, "
+                "300/minute)"
+            ) from None
+    if not limit.active or limit.slot_decay_per_second <= 0:
+        raise InvalidRunConfiguration(
+            f"global concurrency limit {limit_name!r} is not a rate limit: it must be active and have "
+            f"--slot-decay-per-second > 0 (now active={limit.active}, decay={limit.slot_decay_per_second})"
+        )
+    logger.info(
+        "SHARED RATE LIMIT name=%s limit=%d requests_per_minute=%.0f",
+        limit_name,
+        limit.limit,
+        limit.slot_decay_per_second * 60,
+    )
+
+
+def _final_report(future: PrefectFuture, session: date, plan: RunPlan) -> DayReport:
+    future.wait()
+    outcome = future.result(raise_on_failure=False)
+    if isinstance(outcome, DayReport):
+        return outcome
+    if isinstance(outcome, DayIncomplete):
+        return outcome.report
+    # A crash outside run_ingest_day (a bug, or the worker died): still one row in the summary.
+    error = f"{type(outcome).__name__}: {outcome}" if isinstance(outcome, BaseException) else str(outcome)
+    return DayReport(
+        session=session,
+        snapshot_time=plan.request.snapshot_time_for(session),
+        status=DayStatus.FAILED,
+        provider=plan.request.provider,
+        error=error,
+    )
+
+
+def _in_flight(sessions: list[date], submit: DaySubmitter, *, width: int) -> Iterator[tuple[date, PrefectFuture]]:
+    """Keep up to `width` days running; yield each (session, future) as it finishes."""
+    waiting = list(sessions)
+    running: dict[PrefectFuture, date] = {}
+    finished: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
+    while waiting or running:
+        while waiting and len(running) < width:
+            session = waiting.pop(0)
+            future = submit(session)
+            running[future] = session
+            future.add_done_callback(finished.put)
+        future = finished.get()
+        yield running.pop(future), future
+
+
+class _DayProgress:
+    """The run's progress artifact: percent of sessions finished, updated as each day ends."""
+
+    def __init__(self, artifact_prefix: str, *, total: int, finished: int) -> None:
+        self.total = total
+        self.artifact_id = create_progress_artifact(
+            progress=self._percent(finished),
+            key=f"{artifact_prefix}-progress",
+            description="Sessions finished, in percent",
+        )
+
+    def update(self, finished: int) -> None:
+        if self.artifact_id is not None:
+            update_progress_artifact(self.artifact_id, progress=self._percent(finished))
+
+    def _percent(self, finished: int) -> float:
+        return 100.0 * finished / self.total if self.total else 100.0
+
+
+def _already_complete(session: date, plan: RunPlan) -> DayReport:
+    stamp = plan.request.snapshot_time_for(session)
+    logger.info(
+        "SKIP session=%s snapshot_time=%s complete=%d/%d (ledger)",
+        session.isoformat(),
+        stamp.isoformat(),
+        len(plan.symbols),
+        len(plan.symbols),
+    )
+    return DayReport(
+        session=session,
+        snapshot_time=stamp,
+        status=DayStatus.SKIPPED,
+        provider=plan.request.provider,
+        symbols_total=len(plan.symbols),
+        symbols_skipped=len(plan.symbols),
+        simulated=plan.simulated,
+    )

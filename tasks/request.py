@@ -1,0 +1,194 @@
+"""One ingest run's settings: a frozen record, built and validated once, whoever starts the run.
+
+Flags (the CLI), deployment parameters (the Prefect UI, `--param`, schedules) and environment
+variables all end here, in `build_ingest_request`, so every entry point accepts and refuses the same
+things with the same one-line messages (`SetupError`s). Building a request does no I/O beyond
+reading the calendar; opening the database and building the provider happen once, when the run
+starts (`flows.run.open_run`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_session
+from markets.snapshot import snapshot_time_for
+from markets.symbols import normalize_symbols
+from providers.base import ProviderSettings
+from providers.registry import check_provider_name, load_plugins
+from settings.environment import PROVIDER, Environment, read_environment
+from settings.errors import SetupError
+
+DEFAULT_LARGE_SYMBOLS: tuple[str, ...] = ("SPY", "QQQ", "SPX", "NDX", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META")
+# The embedded database's default source; on any other database the user names one.
+EMBEDDED_DEFAULT_PROVIDER = "synthetic"
+
+
+class InvalidRunConfiguration(SetupError, ValueError):
+    """A parameter combination no run can satisfy (e.g. concurrency 0, a range that runs backwards)."""
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """Every setting of one ingest run (one session or a range), validated.
+
+    Holds no open handle and nothing secret in its repr, so it can travel to a task on another thread
+    or (pickled) to a Dask worker; the task opens its database connection and finds the process's
+    provider instance from it.
+    """
+
+    provider: str
+    sessions: tuple[date, ...]
+    start_date: date | None
+    end_date: date | None
+    calendar: str = DEFAULT_CALENDAR
+    snapshot_time: datetime | None = None
+    concurrency: int = 4
+    symbols: tuple[str, ...] | None = None
+    large_symbols: tuple[str, ...] = DEFAULT_LARGE_SYMBOLS
+    heartbeat: int = 25
+    max_parallel_days: int = 1
+    day_retries: int = 2
+    retry_delay_seconds: float = 10.0
+    dry_run: bool = False
+    dask_address: str | None = None
+    max_requests_per_minute: int | None = None
+    # A Prefect global concurrency limit every provider request also takes a slot from.
+    shared_rate_limit: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    provider_base_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)
+    pgdata: Path | None = None
+    # Plugin modules that register the provider, imported again by a task in another process.
+    provider_modules: tuple[str, ...] = ()
+
+    def snapshot_time_for(self, session: date) -> datetime:
+        """The snapshot identity of `session` in this run (`--snapshot-time` only in single-day mode)."""
+        return self.snapshot_time or snapshot_time_for(session)
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    def provider_settings(self, request_gate=None) -> ProviderSettings:  # noqa: ANN001 - Callable[[], None]
+        """What `get_provider` builds (or finds) this run's provider instance from."""
+        return ProviderSettings(
+            max_requests_per_minute=self.max_requests_per_minute,
+            request_gate=request_gate,
+            api_key=self.api_key,
+            base_url=self.provider_base_url,
+        )
+
+
+def build_ingest_request(
+    *,
+    as_of: date | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    snapshot_time: datetime | None = None,
+    provider: str | None = None,
+    concurrency: int = 4,
+    symbols: list[str] | tuple[str, ...] | None = None,
+    large_symbols: list[str] | tuple[str, ...] | None = None,
+    heartbeat: int = 25,
+    calendar: str = DEFAULT_CALENDAR,
+    max_parallel_days: int = 1,
+    max_requests_per_minute: int | None = None,
+    day_retries: int = 2,
+    retry_delay_seconds: float = 10.0,
+    dry_run: bool = False,
+    dask_address: str | None = None,
+    shared_rate_limit: str | None = None,
+    environment: Environment | None = None,
+    now: datetime | None = None,
+) -> IngestRequest:
+    """Validate one run's settings; raises a `SetupError` with a one-line message.
+
+    `as_of` (single day, default the latest completed session) and `start_date`/`end_date` (a range)
+    are exclusive; explicit values win over the environment's (`OPTIONS_PROVIDER`,
+    `KAPMAN_MAX_REQUESTS_PER_MINUTE`).
+    """
+    environment = environment or read_environment()
+    _check_numbers(concurrency, heartbeat, max_parallel_days, day_retries, retry_delay_seconds)
+    trading_calendar = get_calendar(calendar)
+    in_range = start_date is not None or end_date is not None
+    if in_range:
+        if as_of is not None:
+            raise InvalidRunConfiguration("as_of cannot be combined with start_date/end_date")
+        if start_date is None or end_date is None:
+            raise InvalidRunConfiguration("start_date and end_date go together")
+        if snapshot_time is not None:
+            raise InvalidRunConfiguration("snapshot_time applies to a single day only, not to a range")
+        if end_date < start_date:
+            raise InvalidRunConfiguration(
+                f"end date {end_date.isoformat()} is before start date {start_date.isoformat()}"
+            )
+        sessions = tuple(trading_calendar.sessions(start_date, end_date))
+    elif as_of is None:
+        sessions = (latest_completed_session(trading_calendar, now or datetime.now(UTC)),)
+    else:
+        sessions = tuple(trading_calendar.sessions(as_of, as_of))
+    first, last = (start_date, end_date) if in_range else ((sessions[0],) * 2 if sessions else (as_of, as_of))
+    provider_name = _provider_name(provider, environment)
+    credentials = environment.credentials_for(provider_name)
+    return IngestRequest(
+        provider=provider_name,
+        sessions=sessions,
+        start_date=first,
+        end_date=last,
+        calendar=calendar,
+        snapshot_time=snapshot_time,
+        concurrency=concurrency,
+        symbols=normalize_symbols(symbols) if symbols else None,
+        large_symbols=normalize_symbols(large_symbols) if large_symbols is not None else DEFAULT_LARGE_SYMBOLS,
+        heartbeat=heartbeat,
+        max_parallel_days=max_parallel_days,
+        day_retries=day_retries,
+        retry_delay_seconds=retry_delay_seconds,
+        dry_run=dry_run,
+        dask_address=dask_address or None,
+        max_requests_per_minute=max_requests_per_minute or environment.max_requests_per_minute,
+        shared_rate_limit=shared_rate_limit or None,
+        api_key=credentials.api_key,
+        provider_base_url=credentials.base_url,
+        database_url=environment.database_url,
+        pgdata=environment.pgdata,
+        provider_modules=environment.provider_modules,
+    )
+
+
+def check_provider(name: str, environment: Environment | None = None) -> str:
+    """A provider name registered here or by the run's plugin modules (`KAPMAN_PROVIDER_MODULES`)."""
+    load_plugins((environment or read_environment()).provider_modules)
+    return check_provider_name(name)
+
+
+def _provider_name(explicit: str | None, environment: Environment) -> str:
+    """Demo data may only land in the embedded database unless the user names a provider."""
+    name = (explicit or "").strip() or environment.provider
+    if name:
+        return check_provider(name, environment)
+    if environment.database_url is None:
+        return EMBEDDED_DEFAULT_PROVIDER
+    raise InvalidRunConfiguration(
+        f"DATABASE_URL is set: name a provider with --provider or {PROVIDER} "
+        "(the synthetic demo provider is only a default on the embedded database)"
+    )
+
+
+def _check_numbers(
+    concurrency: int, heartbeat: int, max_parallel_days: int, day_retries: int, retry_delay_seconds: float
+) -> None:
+    for name, value in (
+        ("concurrency", concurrency),
+        ("heartbeat", heartbeat),
+        ("max_parallel_days", max_parallel_days),
+    ):
+        if value < 1:
+            raise InvalidRunConfiguration(f"{name} must be at least 1 (got {value})")
+    if day_retries < 0:
+        raise InvalidRunConfiguration(f"day_retries must be 0 or more (got {day_retries})")
+    if retry_delay_seconds < 0:
+        raise InvalidRunConfiguration(f"retry_delay_seconds must be 0 or more (got {retry_delay_seconds})")

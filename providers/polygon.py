@@ -221,8 +221,10 @@ class _Request:
         """Yield each page's `results`, following `next_url` until it is absent.
 
         Only next_url's path and query are sent, to our own base URL (a response body never decides
-        where the key goes); an `apiKey` in it is dropped, since auth travels in the header; a cursor
-        seen before means the server is looping, which is reported instead of followed forever.
+        where the key goes): a next_url naming another scheme, host or port, carrying user info, or
+        with a path that does not start with `/` is refused as malformed, never followed. An `apiKey`
+        in it is dropped, since auth travels in the header; a cursor seen before means the server is
+        looping, which is reported instead of followed forever.
         """
         answer = self.get(path, params)
         seen: set[str] = set()
@@ -241,7 +243,14 @@ class _Request:
                 return
             if not isinstance(next_url, str):
                 raise self.malformed("answered a next_url that is not text")
-            next_path = _next_page_path(next_url)
+            try:
+                next_path = _next_page_path(next_url, self.http.base_url)
+            except ValueError as refused:
+                shown = self.http.redact(repr(next_url[:120]))
+                raise self.malformed(
+                    f"answered a next_url {shown} that {refused}; refused to follow it (requests and the API"
+                    f" key go only to {self.http.base_url})"
+                ) from None
             cursor = _cursor_of(next_path)
             if cursor in seen:
                 raise self.malformed(
@@ -287,8 +296,37 @@ class _Request:
         )
 
 
-def _next_page_path(next_url: str) -> str:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _next_page_path(next_url: str, base_url: str) -> str:
+    """The path and query of `next_url`, to be sent to `base_url`; `ValueError` saying why when
+    next_url would not resolve to the base URL's own scheme, host and port.
+
+    Absolute next_urls must name exactly the base URL's origin; relative ones must be a path from
+    the root. Blanks and control characters are refused outright: URL parsers disagree on them
+    (urllib.parse silently drops a newline or a tab, a server may not).
+    """
+    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in next_url):
+        raise ValueError("holds blanks or control characters")
+    if "\\" in next_url:
+        raise ValueError("holds a backslash (read as a slash by some URL parsers)")
     parts = urlsplit(next_url)
+    if parts.scheme or parts.netloc:
+        base = urlsplit(base_url)
+        if "@" in parts.netloc:
+            raise ValueError("carries user info")
+        if parts.scheme.lower() != base.scheme.lower():
+            raise ValueError(f"names another scheme ({parts.scheme or 'none'!r})")
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError:
+            raise ValueError("has an unreadable port") from None
+        base_port = base.port or _DEFAULT_PORTS.get(base.scheme.lower())
+        if (parts.hostname or "", port) != (base.hostname or "", base_port):
+            raise ValueError("names another host or port")
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        raise ValueError("has a path that does not start with a single '/'")
     kept = [part for part in parts.query.split("&") if part and part.split("=", 1)[0].lower() != "apikey"]
     return parts.path + ("?" + "&".join(kept) if kept else "")
 

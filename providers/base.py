@@ -127,6 +127,16 @@ class ProviderSettings:
     base_url: str | None = None
 
 
+class ResponseTooLarge(MalformedResponse):
+    """An answer past the size limit (on the wire or decompressed): refused unread.
+
+    Not retryable: the same request would be answered as large again, and each retry would spend
+    the limit's worth of bandwidth and memory once more.
+    """
+
+    retryable = False
+
+
 class ChainProvider(Protocol):
     """What ingest needs from a source."""
 

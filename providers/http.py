@@ -11,29 +11,45 @@ the seconds and the HTTP-date form).
 The API key only ever travels in the `Authorization` header (set by a requests auth hook, which
 requests drops when a redirect leaves the host), never in a URL. Every URL, log line and exception
 message built here also goes through `redact`, in case a key reached a URL some other way (a
-`next_url` carrying `apiKey=`, a misconfigured base URL).
+`next_url` carrying `apiKey=`, a misconfigured base URL). `ApiClient.get` sends nothing whose URL
+would leave the base URL's scheme, host and port or carry user info, whatever path it is given.
+
+Every answer is bounded twice. In time: `HttpSettings.total_timeout` covers connect, headers and
+every read of the body (a per-read timeout alone lets a server dripping a byte every few seconds
+hold a request for hours); a watchdog shuts the connection's socket at the deadline, wherever the
+request is blocked, and the body loop checks the deadline between chunks. In size: the body is
+streamed and decompressed here, chunk by chunk with a bounded output per step, so neither the wire
+bytes nor the inflated bytes can pass `HttpSettings.max_response_bytes` (a gzip bomb is refused
+after inflating at most that much, never inflated whole).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import random
 import re
+import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
-from urllib3.exceptions import InvalidHeader
-from urllib3.util import Retry
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import InvalidHeader, LocationParseError
+from urllib3.util import Retry, parse_url
 
-from providers.base import MalformedResponse, ProviderError, TransientProviderError
+from providers.base import MalformedResponse, ProviderError, ResponseTooLarge, TransientProviderError
 
 logger = logging.getLogger("kapman.providers.http")
 
@@ -210,6 +226,16 @@ class HttpSettings:
     backoff_jitter: float = 0.25
     # A longer Retry-After is not waited out in-process: the request fails as transient.
     max_retry_after: float = 120.0
+    # Wall-clock limit of one attempt: connect, headers and the whole body. The read timeouts above
+    # bound each read only; a server dripping a byte at a time would otherwise hold a request for
+    # as long as it likes. An attempt past it is retried like a timeout.
+    total_timeout: float = 60.0
+    # The slow lane's limit: its pages are big and its read timeout is long (a few pages of it).
+    large_total_timeout: float = 600.0
+    # Largest answer accepted, counted on the wire (compressed) and again decompressed. The biggest
+    # real page is a history page of up to 49,999 rows, some 20 MB of JSON; a body past this is
+    # refused (`ResponseTooLarge`, not retried: it would be as large again).
+    max_response_bytes: int = 64 * 1024 * 1024
 
 
 class BearerAuth(AuthBase):
@@ -226,12 +252,124 @@ class BearerAuth(AuthBase):
         return f"BearerAuth({REDACTED})"
 
 
+# The connection each thread's request in flight is using, so its watchdog can shut it down.
+_in_flight = threading.local()
+_WATCHDOG_RECHECK_S = 0.05
+
+
+class _Watchdog:
+    """Shuts down the socket of one request's connection when its deadline passes.
+
+    The socket is attached when the request's connection connects, or when the pool lends it an
+    already connected one (see `_WatchedPool`), so the watchdog reaches it whatever the request is
+    blocked on: connect, headers or a body read. (It holds the socket itself: http.client hands a
+    response that ends its connection the socket and clears `connection.sock`.)
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._done = False
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        _in_flight.watchdog = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with self._lock:
+            self._done = True
+            self._timer.cancel()
+        _in_flight.watchdog = None
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._sock = sock
+            if self.expired and not self._done:
+                _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self.expired = True
+            if self._sock is not None:
+                _shut(self._sock)
+            else:
+                # Still resolving or connecting (no socket yet): look again shortly.
+                self._timer = threading.Timer(_WATCHDOG_RECHECK_S, self._expire)
+                self._timer.daemon = True
+                self._timer.start()
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: nothing left to stop
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watch(sock: socket.socket | None) -> None:
+    watchdog = getattr(_in_flight, "watchdog", None)
+    if watchdog is not None:
+        watchdog.attach(sock)
+
+
+class _WatchedConnection:
+    """Hands its socket to the watchdog of the requesting thread as soon as it is connected."""
+
+    def connect(self) -> None:
+        super().connect()  # type: ignore[misc]
+        _watch(self.sock)  # type: ignore[attr-defined]
+
+
+class _WatchedHTTPConnection(_WatchedConnection, HTTPConnection):
+    pass
+
+
+class _WatchedHTTPSConnection(_WatchedConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedPool:
+    """Hands an already connected socket it lends (keep-alive) to the requesting thread's watchdog."""
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        connection = super()._get_conn(timeout)  # type: ignore[misc]
+        _watch(getattr(connection, "sock", None))
+        return connection
+
+
+class _WatchedHTTPConnectionPool(_WatchedPool, HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(_WatchedPool, HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """An adapter whose pools attach each connection to the request's watchdog. (Through a proxy the
+    watchdog has no socket to shut; the deadline is then checked between body chunks only.)"""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _WatchedHTTPConnectionPool,
+            "https": _WatchedHTTPSConnectionPool,
+        }
+
+
 def build_session(api_key: str, *, pool_size: int = 16, user_agent: str = "kapman-options") -> requests.Session:
     """A pooled session with bearer auth and no adapter-level retries (see the module docstring)."""
     session = requests.Session()
     session.auth = BearerAuth(api_key)
-    session.headers.update({"Accept": "application/json", "User-Agent": user_agent})
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    # Only the encodings `_Body` decodes itself, with a bounded output per step.
+    session.headers.update({"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": user_agent})
+    adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -270,7 +408,29 @@ class ApiResponse:
 
 
 # Transport faults worth another attempt. Everything else from requests is a configuration problem.
-_RETRYABLE_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_RETRYABLE_REQUESTS_EXCEPTIONS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+)
+# While the body streams from `response.raw`, urllib3's own errors and socket errors arrive
+# unwrapped (resets, short bodies, read timeouts, a socket the watchdog shut down). Note that every
+# requests exception is an OSError too: `_is_retryable` tells the two apart.
+_TRANSPORT_EXCEPTIONS = (urllib3.exceptions.HTTPError, OSError)
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, requests.RequestException):
+        return isinstance(exc, _RETRYABLE_REQUESTS_EXCEPTIONS)
+    return True
+
+
+# Bytes asked of the wire per read, and the most one decompression step may produce.
+_CHUNK_BYTES = 64 * 1024
+
+
+class _DeadlineExceeded(Exception):
+    """An attempt ran past its total deadline (raised between chunks, or mapped from a watchdog shutdown)."""
 
 
 class ApiClient:
@@ -312,31 +472,46 @@ class ApiClient:
         self.session.close()
 
     def get(self, path: str, params: Mapping[str, Any] | None = None, *, large: bool = False) -> ApiResponse:
-        """GET `path` (path and optional query, relative to the base URL) and return the final answer."""
+        """GET `path` (path and optional query, relative to the base URL) and return the final answer.
+
+        `path` must start with `/` and keep the request on the base URL's scheme, host and port
+        without user info; anything else is refused (`ProviderError`) before a byte is sent.
+        """
         settings = self.settings
         timeout = (settings.connect_timeout, settings.large_read_timeout if large else settings.read_timeout)
+        total_timeout = settings.large_total_timeout if large else settings.total_timeout
         shown = self.redact(_with_query(path, params))
+        self._refuse_other_origins(path)
         last_problem = ""
         for attempt in range(1, settings.max_attempts + 1):
             waited = self.budget.acquire()
             if waited > 0:
                 logger.debug("event=budget_wait provider=%s path=%s waited_s=%.3f", self.provider, shown, waited)
             started = time.monotonic()
+            watchdog = _Watchdog(total_timeout)
             try:
-                response = self.session.get(self.base_url + path, params=params, timeout=timeout)
-            except _RETRYABLE_EXCEPTIONS as exc:
-                last_problem = f"{type(exc).__name__}: {self._exception_text(exc)}"
+                with watchdog:
+                    status, headers, content = self._fetch(path, params, timeout, started + total_timeout, shown)
+            except (_DeadlineExceeded, *_TRANSPORT_EXCEPTIONS) as exc:
+                if not (watchdog.expired or _is_retryable(exc)):
+                    raise ProviderError(
+                        f"{self.provider}: GET {shown} cannot be sent: {type(exc).__name__}:"
+                        f" {self._exception_text(exc)}"
+                    ) from None
+                if watchdog.expired or isinstance(exc, _DeadlineExceeded):
+                    last_problem = (
+                        f"no complete answer within the total deadline of {total_timeout:g}s"
+                        f" (HttpSettings.{'large_total_timeout' if large else 'total_timeout'})"
+                    )
+                else:
+                    last_problem = f"{type(exc).__name__}: {self._exception_text(exc)}"
                 delay = self._backoff(attempt)
                 self._log_retry(shown, attempt, last_problem, delay)
                 if attempt < settings.max_attempts:
                     self._sleep(delay)
                 continue
-            except requests.RequestException as exc:
-                raise ProviderError(
-                    f"{self.provider}: GET {shown} cannot be sent: {type(exc).__name__}: {self._exception_text(exc)}"
-                ) from None
             elapsed_ms = int((time.monotonic() - started) * 1000)
-            answer = self._answer(response, shown, elapsed_ms)
+            answer = self._answer(status, content, shown, elapsed_ms)
             logger.debug(
                 "event=http_response provider=%s method=GET path=%s status=%d elapsed_ms=%d attempt=%d request_id=%s",
                 self.provider,
@@ -347,7 +522,7 @@ class ApiClient:
                 answer.request_id,
             )
             if answer.status == 429:
-                delay = self._rate_limit_delay(response, attempt, shown)
+                delay = self._rate_limit_delay(headers, attempt, shown)
                 last_problem = f"HTTP 429 {self.redact(answer.error_text)!r}".strip()
                 self.budget.block_for(delay)
                 logger.warning(
@@ -387,19 +562,53 @@ class ApiClient:
             f"{self.provider}: GET {shown} failed after {settings.max_attempts} attempts; last: {last_problem}"
         )
 
-    def _answer(self, response: requests.Response, shown: str, elapsed_ms: int) -> ApiResponse:
+    def _refuse_other_origins(self, path: str) -> None:
+        """Refuse a path that would take the request (and the key) off the base URL's origin."""
+        url = self.base_url + path
+        problem = _leaves_origin(self.base_url, url) if path.startswith("/") else "does not start with '/'"
+        if problem:
+            shown = self.redact(repr(path[:120]))
+            raise ProviderError(
+                f"{self.provider}: refused to request the path {shown}: it {problem}, so the request would"
+                f" leave {self.redact(self.base_url)} (the API key is only ever sent there)"
+            )
+
+    def _fetch(
+        self, path: str, params: Mapping[str, Any] | None, timeout: tuple[float, float], deadline: float, shown: str
+    ) -> tuple[int, Mapping[str, str], bytes]:
+        """One attempt: status, headers and the whole body, read within the deadline and the size cap."""
+        response = self.session.get(self.base_url + path, params=params, timeout=timeout, stream=True)
         try:
-            body: Any = json.loads(response.content) if response.content else None
+            body = _Body(response, self.settings.max_response_bytes)
+            chunks = []
+            for chunk in body.chunks():
+                if time.monotonic() > deadline:
+                    raise _DeadlineExceeded()
+                chunks.append(chunk)
+            # A socket the watchdog shut down can look like the end of a body without a length.
+            if time.monotonic() > deadline:
+                raise _DeadlineExceeded()
+            return response.status_code, response.headers, b"".join(chunks)
+        except ResponseTooLarge as exc:
+            raise ResponseTooLarge(f"{self.provider}: GET {shown} {exc}") from None
+        except _UnreadableEncoding as exc:
+            raise MalformedResponse(f"{self.provider}: GET {shown} {exc}") from None
+        finally:
+            response.close()
+
+    def _answer(self, status: int, content: bytes, shown: str, elapsed_ms: int) -> ApiResponse:
+        try:
+            body: Any = json.loads(content) if content else None
         except ValueError as exc:
-            if 200 <= response.status_code < 300:
+            if 200 <= status < 300:
                 raise MalformedResponse(
-                    f"{self.provider}: GET {shown} answered HTTP {response.status_code} with invalid JSON"
-                    f" ({len(response.content)} bytes, truncated?): {exc}"
+                    f"{self.provider}: GET {shown} answered HTTP {status} with invalid JSON"
+                    f" ({len(content)} bytes, truncated?): {exc}"
                 ) from None
             body = None
         request_id = body.get("request_id") if isinstance(body, dict) else None
         return ApiResponse(
-            status=response.status_code,
+            status=status,
             url=shown,
             body=body,
             request_id=request_id if isinstance(request_id, str) else None,
@@ -412,8 +621,8 @@ class ApiClient:
         delay = min(settings.backoff_max, settings.backoff_base * 2 ** (attempt - 1))
         return delay * (1 + settings.backoff_jitter * self._jitter())
 
-    def _rate_limit_delay(self, response: requests.Response, attempt: int, shown: str) -> float:
-        header = response.headers.get("Retry-After")
+    def _rate_limit_delay(self, headers: Mapping[str, str], attempt: int, shown: str) -> float:
+        header = headers.get("Retry-After")
         if header is None:
             return self._backoff(attempt)
         try:
@@ -453,3 +662,114 @@ def _with_query(path: str, params: Mapping[str, Any] | None) -> str:
         return path
     query = "&".join(f"{name}={value}" for name, value in params.items())
     return f"{path}{'&' if '?' in path else '?'}{query}"
+
+
+class _UnreadableEncoding(Exception):
+    """A Content-Encoding this client did not ask for, or a compressed body that does not decode."""
+
+
+class _Body:
+    """A streamed response body, decompressed here so that both the wire bytes and the decoded bytes
+    stop at `limit`: each decompression step produces at most `_CHUNK_BYTES`, so a small compressed
+    body that inflates to gigabytes is refused after inflating `limit` bytes, not inflated whole."""
+
+    def __init__(self, response: requests.Response, limit: int) -> None:
+        self.response = response
+        self.limit = limit
+        self.wire_bytes = 0
+        self.decoded_bytes = 0
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("", "identity"):
+            self._decoder: Any = None
+        elif encoding in ("gzip", "x-gzip"):
+            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._decoder = zlib.decompressobj()
+        else:
+            raise _UnreadableEncoding(f"answered with Content-Encoding {encoding[:40]!r}, which was not asked for")
+        self._encoding = encoding
+
+    def chunks(self) -> Iterator[bytes]:
+        declared = self.response.headers.get("Content-Length", "")
+        if declared.strip().isdigit() and int(declared) > self.limit:
+            raise self._too_large(f"declares Content-Length {int(declared)}")
+        raw = self.response.raw
+        while True:
+            data = raw.read(_CHUNK_BYTES, decode_content=False)
+            if not data:
+                break
+            self.wire_bytes += len(data)
+            if self.wire_bytes > self.limit:
+                raise self._too_large(f"sent more than {self.limit} bytes")
+            yield from self._decoded(data)
+        if self._decoder is not None:
+            yield from self._decoded(b"", final=True)
+
+    def _decoded(self, data: bytes, *, final: bool = False) -> Iterator[bytes]:
+        if self._decoder is None:
+            pieces: Iterator[bytes] = iter((data,))
+        else:
+            pieces = self._inflate(data, final)
+        for piece in pieces:
+            self.decoded_bytes += len(piece)
+            if self.decoded_bytes > self.limit:
+                raise self._too_large(f"inflates past {self.limit} bytes ({self.wire_bytes} bytes read on the wire)")
+            if piece:
+                yield piece
+
+    def _inflate(self, data: bytes, final: bool) -> Iterator[bytes]:
+        try:
+            while True:
+                decoder = self._decoder
+                yield decoder.decompress(data, _CHUNK_BYTES)
+                data = decoder.unconsumed_tail
+                if decoder.eof and decoder.unused_data and self._encoding != "deflate":
+                    # Another gzip member follows (concatenated gzip is valid gzip).
+                    data = decoder.unused_data
+                    self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    continue
+                if not data:
+                    break
+            if final:
+                yield self._decoder.flush()
+                if not self._decoder.eof:
+                    raise _UnreadableEncoding(f"answered a {self._encoding} body that ends before its end marker")
+        except zlib.error as exc:
+            raise _UnreadableEncoding(f"answered a {self._encoding} body that does not decode: {exc}") from None
+
+    def _too_large(self, what: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"answered a body that {what}, over the {self.limit}-byte limit (HttpSettings.max_response_bytes); refused"
+        )
+
+
+def _origin(url: str) -> tuple[str, str, int | None, str | None]:
+    """(scheme, host, port, user info) as urllib3 (which opens the connection) parses `url`."""
+    parsed = parse_url(url)
+    scheme = (parsed.scheme or "").lower()
+    port = parsed.port or {"http": 80, "https": 443}.get(scheme)
+    return scheme, (parsed.host or "").lower(), port, parsed.auth
+
+
+def _leaves_origin(base_url: str, url: str) -> str:
+    """Why `url` is not on `base_url`'s origin ('' when it is), checked with both URL parsers that
+    see it (urllib3 connects, urllib.parse is what a reader of this code would trust)."""
+    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in url):
+        return "holds blanks or control characters"
+    try:
+        base, target = _origin(base_url), _origin(url)
+        split_base, split_target = urlsplit(base_url), urlsplit(url)
+        split_ports = (split_base.port, split_target.port)
+    except (LocationParseError, ValueError):
+        return "does not parse as a URL"
+    if target[3] is not None and target[3] != base[3]:
+        return "carries user info"
+    if split_target.username is not None and split_target.username != split_base.username:
+        return "carries user info"
+    if target[0] != base[0]:
+        return "changes the scheme"
+    if target[1:3] != base[1:3]:
+        return "changes the host or port"
+    if (split_target.hostname, split_ports[1]) != (split_base.hostname, split_ports[0]):
+        return "changes the host or port"
+    return ""

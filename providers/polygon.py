@@ -91,7 +91,8 @@ ANALYTICS = HistoryEndpoint(
     path="/options/v1/analytics",
     fields={
         "ticker": ("ticker",),
-        "date": ("date",),
+        # ISO date or datetime, or epoch seconds/ms/us/ns: every form is checked (`_session_of`).
+        "date": ("date", "timestamp"),
         "implied_volatility": ("implied_volatility", "iv"),
         "delta": ("delta", "greeks.delta"),
         "gamma": ("gamma", "greeks.gamma"),
@@ -106,7 +107,7 @@ OPEN_INTEREST = HistoryEndpoint(
     path="/options/v1/open-interest",
     fields={
         "ticker": ("ticker",),
-        "date": ("date",),
+        "date": ("date", "timestamp"),
         "open_interest": ("open_interest",),
     },
     required=("ticker", "open_interest"),
@@ -222,8 +223,10 @@ class _Request:
         """Yield each page's `results`, following `next_url` until it is absent.
 
         Only next_url's path and query are sent, to our own base URL (a response body never decides
-        where the key goes); an `apiKey` in it is dropped, since auth travels in the header; a cursor
-        seen before means the server is looping, which is reported instead of followed forever.
+        where the key goes): a next_url naming another scheme, host or port, carrying user info, or
+        with a path that does not start with `/` is refused as malformed, never followed. An `apiKey`
+        in it is dropped, since auth travels in the header; a cursor seen before means the server is
+        looping, which is reported instead of followed forever.
         """
         answer = self.get(path, params)
         seen: set[str] = set()
@@ -242,7 +245,14 @@ class _Request:
                 return
             if not isinstance(next_url, str):
                 raise self.malformed("answered a next_url that is not text")
-            next_path = _next_page_path(next_url)
+            try:
+                next_path = _next_page_path(next_url, self.http.base_url)
+            except ValueError as refused:
+                shown = self.http.redact(repr(next_url[:120]))
+                raise self.malformed(
+                    f"answered a next_url {shown} that {refused}; refused to follow it (requests and the API"
+                    f" key go only to {self.http.base_url})"
+                ) from None
             cursor = _cursor_of(next_path)
             if cursor in seen:
                 raise self.malformed(
@@ -290,8 +300,37 @@ class _Request:
         )
 
 
-def _next_page_path(next_url: str) -> str:
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _next_page_path(next_url: str, base_url: str) -> str:
+    """The path and query of `next_url`, to be sent to `base_url`; `ValueError` saying why when
+    next_url would not resolve to the base URL's own scheme, host and port.
+
+    Absolute next_urls must name exactly the base URL's origin; relative ones must be a path from
+    the root. Blanks and control characters are refused outright: URL parsers disagree on them
+    (urllib.parse silently drops a newline or a tab, a server may not).
+    """
+    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in next_url):
+        raise ValueError("holds blanks or control characters")
+    if "\\" in next_url:
+        raise ValueError("holds a backslash (read as a slash by some URL parsers)")
     parts = urlsplit(next_url)
+    if parts.scheme or parts.netloc:
+        base = urlsplit(base_url)
+        if "@" in parts.netloc:
+            raise ValueError("carries user info")
+        if parts.scheme.lower() != base.scheme.lower():
+            raise ValueError(f"names another scheme ({parts.scheme or 'none'!r})")
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError:
+            raise ValueError("has an unreadable port") from None
+        base_port = base.port or _DEFAULT_PORTS.get(base.scheme.lower())
+        if (parts.hostname or "", port) != (base.hostname or "", base_port):
+            raise ValueError("names another host or port")
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        raise ValueError("has a path that does not start with a single '/'")
     kept = [part for part in parts.query.split("&") if part and part.split("=", 1)[0].lower() != "apikey"]
     return parts.path + ("?" + "&".join(kept) if kept else "")
 
@@ -332,9 +371,11 @@ class _SnapshotFetch:
     def run(self) -> ChainSnapshot:
         request = self.request
         path = SNAPSHOT_PATH.format(asset=quote(_asset(request.symbol), safe=":"))
-        quotes: dict[Any, OptionQuote] = {}
+        # identity → its distinct copies: exact repeats are dropped here, copies that disagree are all
+        # passed on, for the validator to drop as a conflict (tasks/chain_rows.py)
+        quotes: dict[Any, list[OptionQuote]] = {}
         underlying_close: float | None = None
-        rows = pages = duplicates = missing_identity = other_type = 0
+        rows = pages = duplicates = conflicting = missing_identity = other_type = 0
         for results in request.pages(path, {"limit": SNAPSHOT_PAGE_LIMIT}):
             pages += 1
             for row in results:
@@ -351,10 +392,12 @@ class _SnapshotFetch:
                     missing_identity += 1
                 else:
                     identity, option_quote = parsed
-                    if identity in quotes:
+                    copies = quotes.setdefault(identity, [])
+                    if option_quote in copies:
                         duplicates += 1
                     else:
-                        quotes[identity] = option_quote
+                        conflicting += bool(copies)
+                        copies.append(option_quote)
         if rows == 0:
             raise EmptyChain(
                 f"polygon returned an empty chain for {request.symbol} (session {request.session.isoformat()},"
@@ -362,7 +405,7 @@ class _SnapshotFetch:
             )
         if not quotes:
             raise request.malformed(f"returned {rows} rows but none had an expiration, strike and type")
-        chain = tuple(quotes.values())
+        chain = tuple(option_quote for copies in quotes.values() for option_quote in copies)
         logger.info(
             "event=chain_fetched provider=polygon mode=snapshot symbol=%s session=%s contracts=%d rows=%d"
             " pages=%d duplicates=%d dropped=%d underlying_close=%s",
@@ -393,6 +436,7 @@ class _SnapshotFetch:
                 "last_source": "last_trade.price, else day.close when positive",
                 **_counts(
                     duplicate_rows=duplicates,
+                    conflicting_rows=conflicting,
                     dropped_missing_identity=missing_identity,
                     dropped_other_type=other_type,
                 ),
@@ -465,6 +509,9 @@ class _HistoryFetch:
         self.symbol = symbol
         self.session = session
         self.large = large
+        # Rows dropped because their own date is another session, or is in no form we can read.
+        self.wrong_session = 0
+        self.unreadable_date = 0
 
     def request(self, endpoint: HistoryEndpoint | str) -> _Request:
         path = endpoint.path if isinstance(endpoint, HistoryEndpoint) else endpoint
@@ -480,17 +527,25 @@ class _HistoryFetch:
                 " the session's history is not published yet, or the symbol has no listed options"
             )
         analytics = _resolve_fields(ANALYTICS, analytics_rows, self.request(ANALYTICS))
-        contracts: dict[str, tuple[OccContract, Mapping[str, Any]]] = {}
-        unparseable = 0
+        # ticker → its contract and its distinct analytics rows (a ticker whose rows disagree keeps
+        # every version, so the validator drops them all as a conflict instead of picking one)
+        contracts: dict[str, tuple[OccContract, list[Mapping[str, Any]]]] = {}
+        unparseable = duplicates = 0
         for row in analytics_rows:
             ticker = _lookup(row, analytics["ticker"])
             occ = _occ_or_none(ticker)
             if occ is None:
                 unparseable += 1
-            elif ticker not in contracts:
-                contracts[ticker] = (occ, row)
+                continue
+            versions = contracts.setdefault(ticker, (occ, []))[1]
+            values = _values(row, analytics)
+            if any(_values(seen, analytics) == values for seen in versions):
+                duplicates += 1
+            else:
+                versions.append(row)
 
-        open_interest: dict[str, int | None] = {}
+        # ticker → its distinct open interest figures (more than one is a conflict, as above)
+        open_interest: dict[str, list[int | float | None]] = {}
         oi_rows_seen = oi_pages = 0
         # By OCC root (a confirmed filter): one underlying may list several roots (SPX and SPXW).
         roots = sorted({occ.root for occ, _ in contracts.values()})
@@ -513,16 +568,25 @@ class _HistoryFetch:
             if occ is None:
                 unparseable += 1
                 continue
-            open_interest.setdefault(ticker, _count(_lookup(row, oi_fields["open_interest"])))
+            figures = open_interest.setdefault(ticker, [])
+            figure = _count(_lookup(row, oi_fields["open_interest"]))
+            if figure in figures:
+                duplicates += 1
+            else:
+                figures.append(figure)
             if ticker not in contracts:
                 oi_only[ticker] = occ
 
-        quotes = [
-            self.quote(occ, row, analytics, open_interest.get(ticker)) for ticker, (occ, row) in contracts.items()
-        ]
+        quotes: list[OptionQuote] = []
+        for ticker, (occ, versions) in contracts.items():
+            figures = open_interest.get(ticker) or [None]
+            quotes += [self.quote(occ, row, analytics, figures[0]) for row in versions]
+            quotes += [self.quote(occ, versions[0], analytics, figure) for figure in figures[1:]]
         # Listed contracts with OPRA open interest but no analytics row keep their OI, greeks unknown.
-        quotes += [self.quote(occ, {}, analytics, open_interest.get(ticker)) for ticker, occ in oi_only.items()]
+        for ticker, occ in oi_only.items():
+            quotes += [self.quote(occ, {}, analytics, figure) for figure in open_interest[ticker]]
         chain = tuple(quotes)
+        dropped = unparseable + self.wrong_session + self.unreadable_date
         close, close_source = self.underlying_close(analytics_rows, analytics["underlying_price"])
         logger.info(
             "event=chain_fetched provider=polygon mode=history symbol=%s session=%s contracts=%d"
@@ -533,7 +597,7 @@ class _HistoryFetch:
             len(analytics_rows),
             oi_rows_seen,
             analytics_pages + oi_pages,
-            unparseable,
+            dropped,
             close,
         )
         return ChainSnapshot(
@@ -544,7 +608,7 @@ class _HistoryFetch:
             provider=PROVIDER_NAME,
             source=f"Massive (Polygon) daily history {ANALYTICS.path} + {OPEN_INTEREST.path}",
             missing_fields=_missing_fields(chain),
-            dropped_rows=unparseable,
+            dropped_rows=dropped,
             notes={
                 "greeks_as_of": "15:45 ET model snapshot (12:45 ET on early closes)",
                 "open_interest_as_of": f"end of session {self.session.isoformat()} (OPRA)",
@@ -552,8 +616,13 @@ class _HistoryFetch:
                 "pages": str(analytics_pages + oi_pages),
                 **_counts(
                     dropped_unparseable_ticker=unparseable,
+                    dropped_other_session=self.wrong_session,
+                    dropped_unreadable_date=self.unreadable_date,
+                    duplicate_rows=duplicates,
                     contracts_without_analytics=len(oi_only),
-                    contracts_without_open_interest=sum(1 for t in contracts if open_interest.get(t) is None),
+                    contracts_without_open_interest=sum(
+                        1 for t in contracts if (open_interest.get(t) or [None])[0] is None
+                    ),
                 ),
             },
         )
@@ -573,24 +642,45 @@ class _HistoryFetch:
         pages = 0
         for results in request.pages(endpoint.path, params):
             pages += 1
+            kept: list[Mapping[str, Any]] = []
+            # (row date or the unreadable value) of the rows this page dated elsewhere
+            elsewhere: list[date | str] = []
             for row in results:
                 if not isinstance(row, dict):
                     shown = self.http.redact(str(row)[:80])
                     raise request.malformed(f"answered a row that is not an object: {shown!r}")
                 self.check_row(request, endpoint, row, expected_root)
-                collected.append(row)
+                row_session = self.row_session(endpoint, row)
+                if row_session is None or row_session == self.session:
+                    kept.append(row)
+                else:
+                    elsewhere.append(row_session)
+            if elsewhere and not kept:
+                # Not one row of the session on this page: the filter was ignored (or the date is in a
+                # form we do not know); paging on would walk the whole market.
+                first = elsewhere[0]
+                said = f"dated {first.isoformat()}" if isinstance(first, date) else f"with the date {first}"
+                raise request.malformed(
+                    f"answered a row {said} when asked for {HISTORY_QUERY.date}={self.session.isoformat()}"
+                    f" (and no row of that session on the page): the date filter may have another name"
+                )
+            self.wrong_session += sum(isinstance(found, date) for found in elsewhere)
+            self.unreadable_date += sum(not isinstance(found, date) for found in elsewhere)
+            collected.extend(kept)
         return collected, pages
+
+    def row_session(self, endpoint: HistoryEndpoint, row: Mapping[str, Any]) -> date | str | None:
+        """The session a row says it describes; None when it carries no date; the value, shown
+        redacted, when it carries one in no form we can read (such a row is never stored)."""
+        value = _first_present(row, endpoint.fields["date"])
+        if value is None:
+            return None
+        session = _session_of(value)
+        return session if session is not None else self.http.redact(repr(value)[:40])
 
     def check_row(
         self, request: _Request, endpoint: HistoryEndpoint, row: Mapping[str, Any], expected_root: str | None
     ) -> None:
-        # Compared only when it reads as YYYY-MM-DD: the field's format is unconfirmed.
-        row_date = _date(_first_present(row, endpoint.fields["date"]))
-        if row_date is not None and row_date != self.session:
-            raise request.malformed(
-                f"answered a row dated {row_date.isoformat()} when asked for {HISTORY_QUERY.date}="
-                f"{self.session.isoformat()}: the date filter may have another name"
-            )
         if expected_root is not None:
             occ = _occ_or_none(_first_present(row, endpoint.fields["ticker"]))
             if occ is not None and occ.root != expected_root:
@@ -740,6 +830,53 @@ def _strike(value: Any) -> Decimal | None:
         return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
     except InvalidOperation:
         return None
+
+
+def _values(row: Mapping[str, Any], fields: Mapping[str, str | None]) -> tuple[Any, ...]:
+    """What a history row says about its contract: two rows with the same values are one row."""
+    return tuple(_lookup(row, key) for name, key in fields.items() if name != "date")
+
+
+# Epoch magnitudes: a timestamp of this century is below 1e11 in seconds, 1e14 in ms, 1e17 in us.
+_EPOCH_SCALES = ((1e11, 1), (1e14, 1e3), (1e17, 1e6), (1e20, 1e9))
+_SECONDS_PER_DAY = 86_400
+
+
+def _session_of(value: Any) -> date | None:
+    """The New York date a history row's date field names, in any form seen in Massive answers: an
+    ISO date, an ISO datetime (with an offset: converted to New York; without: as written), or epoch
+    seconds, milliseconds, microseconds or nanoseconds (as a number or digits). An epoch at exactly
+    UTC midnight is a date, read in UTC (20:00 New York the evening before would be the wrong day).
+    None when the value is in none of these forms."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            value = int(text)
+        else:
+            try:
+                if len(text) == 10:
+                    return date.fromisoformat(text)
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                return None
+            return moment.astimezone(NEW_YORK).date() if moment.tzinfo else moment.date()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value <= 0:
+        return None
+    for bound, per_second in _EPOCH_SCALES:
+        if value < bound:
+            seconds = value / per_second
+            break
+    else:
+        return None
+    try:
+        moment = datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    if seconds % _SECONDS_PER_DAY == 0:
+        return moment.date()
+    return moment.astimezone(NEW_YORK).date()
 
 
 def _date(value: Any) -> date | None:

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from markets.symbols import normalize_symbols, parse_symbol_file
+from markets.symbols import normalize_symbols, read_symbol_file
 from settings.environment import read_environment
 from settings.errors import SetupError
 from store import embedded
@@ -76,7 +76,7 @@ def _watchlist(connection, args: argparse.Namespace) -> int:  # noqa: ANN001 - p
         print(f"{sum(entry.active for entry in entries)} active of {len(entries)}", file=sys.stderr)
         return 0
     if args.action == "load":
-        symbols = parse_symbol_file(args.file.read_text(encoding="utf-8"))
+        symbols = read_symbol_file(args.file)
         changed = load_symbols(connection, symbols, watchlist_id=args.watchlist, source=f"file:{args.file.name}")
         print(f"{len(symbols)} symbols read, {changed} added or re-activated in watchlist {args.watchlist!r}")
         return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ import psycopg2
 import psycopg2.extensions
 
 from settings.errors import SetupError
+from settings.redaction import redact_connection_strings
 
 
 class DatabaseUnavailable(SetupError, RuntimeError):
@@ -34,8 +34,8 @@ class DatabaseTarget:
 
 
 def redact_url(url: str) -> str:
-    """Hide the password of a connection URL, for logs and errors."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """Hide the password of a connection string in any form libpq accepts, for logs and errors."""
+    return redact_connection_strings(url)
 
 
 def resolve_target(database_url: str | None, pgdata: Path | None = None) -> DatabaseTarget:
@@ -58,6 +58,7 @@ def connect(target: DatabaseTarget) -> psycopg2.extensions.connection:
         connection = psycopg2.connect(target.url, connect_timeout=10, application_name="kapman-options")
     except psycopg2.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = redact_connection_strings(reason)
         raise DatabaseUnavailable(f"cannot connect to {target.display}: {reason}") from exc
     return connection
 

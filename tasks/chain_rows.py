@@ -1,14 +1,16 @@
 """Turn a provider's `ChainSnapshot` into rows the store accepts, dropping what is malformed.
 
 Providers are outside our control; this is the one gate every row passes, so nothing malformed
-reaches the database whichever source it came from.
+reaches the database whichever source it came from. A row whose identity is unusable is dropped and
+counted by reason; a value that cannot be true (not a finite number, or outside its physical range)
+is stored as NULL and counted by reason, the rest of its row kept.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -19,14 +21,31 @@ MAX_STRIKE = Decimal("99999999.9999")  # numeric(12, 4)
 MAX_INT = 2_147_483_647
 STRIKE_QUANTUM = Decimal("0.0001")
 
+# Physical ranges of the values a quote carries; a value outside its range is stored as NULL and
+# counted (`ValidatedChain.nulled`), like a NaN, instead of feeding nonsense to the dealer metrics.
+# |delta| is at most 1 for any option; the epsilon lets through the rounding of a model's output.
+MAX_ABS_DELTA = 1.0001
+# Implied volatility is a non-negative annualised decimal; 20 (2,000%) is beyond anything quoted even
+# for a meme stock on its expiration day, so a larger value is a unit error (percent) or garbage.
+MAX_IMPLIED_VOLATILITY = 20.0
+# No greek of a listed option comes near a million in magnitude per share (gamma on a $1 stock an hour
+# before expiry is in the hundreds); a larger number is an overflow or a unit error. Gamma and vega
+# are also never negative for a long option.
+MAX_ABS_GREEK = 1e6
+# A premium is never worth more than its strike (a put) or its underlying (a call), and no strike we
+# store exceeds MAX_STRIKE, so a bid, ask or last above it is garbage; a negative one is too.
+MAX_OPTION_PRICE = float(MAX_STRIKE)
+
 
 @dataclass(frozen=True)
 class ValidatedChain:
     rows: tuple[ChainRow, ...]
     # reason → number of provider rows dropped for it
     dropped: dict[str, int]
-    # values that were not finite numbers and were stored as NULL instead
+    # values that were not finite numbers or out of their physical range, stored as NULL instead
     values_nulled: int
+    # the same, by reason: "<column>_not_finite" or "<column>_out_of_range" → number of values
+    nulled: dict[str, int] = field(default_factory=dict)
 
     @property
     def dropped_total(self) -> int:
@@ -41,6 +60,18 @@ def _finite(value: float | None) -> tuple[float | None, bool]:
     except (TypeError, ValueError):
         return None, True
     return (number, False) if math.isfinite(number) else (None, True)
+
+
+def _in_range(column: str, value: float) -> bool:
+    if column == "delta":
+        return abs(value) <= MAX_ABS_DELTA
+    if column == "implied_volatility":
+        return 0.0 <= value <= MAX_IMPLIED_VOLATILITY
+    if column in ("gamma", "vega"):
+        return 0.0 <= value <= MAX_ABS_GREEK
+    if column == "theta":
+        return abs(value) <= MAX_ABS_GREEK
+    return 0.0 <= value <= MAX_OPTION_PRICE  # bid, ask, last
 
 
 def _count(value: int | None) -> int | None:
@@ -72,13 +103,27 @@ def _drop_reason(quote: OptionQuote, session: date) -> str | None:
     return None
 
 
+# The quote's numeric values, in store column order (each name is an `OptionQuote` field).
+_VALUE_COLUMNS = ("bid", "ask", "last", "implied_volatility", "delta", "gamma", "theta", "vega")
+
+
 def validate_chain(snapshot: ChainSnapshot) -> ValidatedChain:
-    """Validate, normalise and de-duplicate on the contract key (first occurrence wins)."""
+    """Validate, normalise and de-duplicate on the contract key.
+
+    A contract (expiration, strike, type) that appears more than once is resolved after
+    normalisation: copies equal to the first are exact repeats, one row is kept and each extra copy
+    counted as `duplicate_contract`; if any copy differs, the source contradicts itself and there is
+    no way to tell which copy is true, so every copy is dropped and counted as
+    `conflicting_duplicate` (never a silent first-wins).
+    """
     dropped: Counter[str] = Counter()
     if snapshot.dropped_rows:
         dropped["dropped_by_provider"] += snapshot.dropped_rows
-    nulled = 0
     rows: dict[tuple[date, Decimal, str], ChainRow] = {}
+    # contract key → copies seen; keys whose copies disagree; values nulled in each kept row
+    copies: Counter[tuple[date, Decimal, str]] = Counter()
+    conflicting: set[tuple[date, Decimal, str]] = set()
+    row_nulls: dict[tuple[date, Decimal, str], Counter[str]] = {}
     for quote in snapshot.quotes:
         reason = _drop_reason(quote, snapshot.session)
         if reason is None:
@@ -92,25 +137,19 @@ def validate_chain(snapshot: ChainSnapshot) -> ValidatedChain:
             continue
         strike = Decimal(quote.strike_price).quantize(STRIKE_QUANTUM)
         key = (quote.expiration_date, strike, quote.option_type)
-        if key in rows:
-            dropped["duplicate_contract"] += 1
-            continue
         numbers = []
-        for raw in (
-            quote.bid,
-            quote.ask,
-            quote.last,
-            quote.implied_volatility,
-            quote.delta,
-            quote.gamma,
-            quote.theta,
-            quote.vega,
-        ):
+        nulls: Counter[str] = Counter()
+        for column in _VALUE_COLUMNS:
+            raw = getattr(quote, column)
             value, was_bad = _finite(raw)
-            nulled += was_bad
+            if was_bad:
+                nulls[f"{column}_not_finite"] += 1
+            elif value is not None and not _in_range(column, value):
+                nulls[f"{column}_out_of_range"] += 1
+                value = None
             numbers.append(value)
         bid, ask, last, iv, delta, gamma, theta, vega = numbers
-        rows[key] = ChainRow(
+        row = ChainRow(
             quote.expiration_date,
             strike,
             quote.option_type,
@@ -125,4 +164,21 @@ def validate_chain(snapshot: ChainSnapshot) -> ValidatedChain:
             theta,
             vega,
         )
-    return ValidatedChain(rows=tuple(rows.values()), dropped=dict(dropped), values_nulled=nulled)
+        copies[key] += 1
+        if key not in rows:
+            rows[key] = row
+            row_nulls[key] = nulls
+        elif rows[key] != row:
+            conflicting.add(key)
+    for key, seen in copies.items():
+        if key in conflicting:
+            del rows[key]
+            dropped["conflicting_duplicate"] += seen
+        elif seen > 1:
+            dropped["duplicate_contract"] += seen - 1
+    nulled: Counter[str] = Counter()
+    for key in rows:
+        nulled.update(row_nulls[key])
+    return ValidatedChain(
+        rows=tuple(rows.values()), dropped=dict(dropped), values_nulled=sum(nulled.values()), nulled=dict(nulled)
+    )

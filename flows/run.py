@@ -39,7 +39,7 @@ from prefect.futures import PrefectFuture
 from flows.opened import OpenOnce
 from flows.reporting import RunSummary, render_markdown, summarize, table_row
 from store.chains import ledger_entries
-from store.connection import DatabaseTarget, connect, resolve_target
+from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.migrations import migrate
 from tasks.day_report import DayIncomplete, DayReport, DayStatus
 from tasks.handles import provider_for
@@ -106,18 +106,19 @@ def _open_run(request: IngestRequest) -> RunPlan:
     target = resolve_target(request.database_url, request.pgdata)
     connection = connect(target)
     try:
-        migrate(connection)
-        chosen = tuple(resolve_symbols(connection, request.symbols))
-        ignored = [symbol for symbol in request.symbols or () if symbol not in chosen]
-        if ignored:
-            logger.warning(
-                "not on the active watchlist, ignored: %s (add them with `python -m store watchlist add`)",
-                ",".join(ignored),
-            )
-        stamps = {session: request.snapshot_time_for(session) for session in request.sessions}
-        entries = ledger_entries(connection, list(stamps.values()), chosen)
+        with refusing_setup(target):
+            migrate(connection)
+            chosen = tuple(resolve_symbols(connection, request.symbols))
+            stamps = {session: request.snapshot_time_for(session) for session in request.sessions}
+            entries = ledger_entries(connection, list(stamps.values()), chosen)
     finally:
         connection.close()
+    ignored = [symbol for symbol in request.symbols or () if symbol not in chosen]
+    if ignored:
+        logger.warning(
+            "not on the active watchlist, ignored: %s (add them with `python -m store watchlist add`)",
+            ",".join(ignored),
+        )
     complete = {session: sum(1 for symbol in chosen if (stamp, symbol) in entries) for session, stamp in stamps.items()}
     return RunPlan(
         request=request, target=target, symbols=chosen, complete_symbols=complete, simulated=provider.simulated

@@ -14,13 +14,17 @@ def snapshot_time_for(session: date) -> datetime:
 
 def parse_snapshot_time(text: str) -> datetime:
     """Parse an explicit `--snapshot-time`; an offset is required so the identity is unambiguous."""
+    shown = text[:40]
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
-        raise ValueError(f"snapshot time {text!r} is not ISO 8601 (e.g. 2025-12-09T20:00:00Z)") from exc
+        raise ValueError(f"snapshot time {shown!r} is not ISO 8601 (e.g. 2025-12-09T20:00:00Z)") from exc
     if parsed.tzinfo is None:
-        raise ValueError(f"snapshot time {text!r} has no UTC offset: add Z or +00:00")
-    return parsed.astimezone(UTC)
+        raise ValueError(f"snapshot time {shown!r} has no UTC offset: add Z or +00:00")
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-12:00 is past the last representable instant
+        raise ValueError(f"snapshot time {shown!r} is out of range") from None
 
 
 def parse_session_date(text: str) -> date:

@@ -11,6 +11,7 @@ python -m store watchlist deactivate TSLA
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,9 +20,22 @@ from markets.symbols import normalize_symbols, read_symbol_file
 from settings.environment import read_environment
 from settings.errors import SetupError
 from store import embedded
-from store.connection import connect, resolve_target
+from store.connection import connect, refusing_setup, resolve_target
 from store.migrations import migrate
 from store.watchlist import DEFAULT_WATCHLIST, deactivate_symbols, list_entries, load_symbols
+
+# Watchlist names: short identifiers (the column is varchar(64) here, wider elsewhere).
+WATCHLIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
+
+
+def watchlist_name(text: str) -> str:
+    if not WATCHLIST_NAME.fullmatch(text):
+        shown = text if len(text) <= 40 else text[:37] + "..."
+        raise argparse.ArgumentTypeError(
+            f"invalid watchlist name {shown!r}: 1-64 letters, digits, '_', '.', ':' or '-', "
+            "starting with a letter or digit"
+        )
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,12 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in (("add", "add or re-activate symbols"), ("deactivate", "stop ingesting symbols")):
         action = actions.add_parser(name, help=help_text)
         action.add_argument("symbols", nargs="+")
-        action.add_argument("--watchlist", default=DEFAULT_WATCHLIST)
+        action.add_argument("--watchlist", type=watchlist_name, default=DEFAULT_WATCHLIST)
     load = actions.add_parser("load", help="add symbols from a file (one per line, # comments)")
     load.add_argument("file", type=Path)
-    load.add_argument("--watchlist", default=DEFAULT_WATCHLIST)
+    load.add_argument("--watchlist", type=watchlist_name, default=DEFAULT_WATCHLIST)
     show = actions.add_parser("show", help="list watchlist entries")
-    show.add_argument("--watchlist", default=None)
+    show.add_argument("--watchlist", type=watchlist_name, default=None)
     return parser
 
 
@@ -57,11 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(target.url)
             return 0
         connection = connect(target)
-        migrate(connection)
-        if args.command == "migrate":
-            print(f"schema up to date on {target.display}")
-            return 0
-        return _watchlist(connection, args)
+        with refusing_setup(target):
+            migrate(connection)
+            if args.command == "migrate":
+                print(f"schema up to date on {target.display}")
+                return 0
+            return _watchlist(connection, args)
     except (SetupError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -64,6 +64,19 @@ def connect(target: DatabaseTarget) -> psycopg2.extensions.connection:
 
 
 @contextmanager
+def refusing_setup(target: DatabaseTarget) -> Iterator[None]:
+    """Database errors while a run is being set up (migrations, first reads) make the run unusable:
+    one line naming the (redacted) database, e.g. a `statement_timeout` too short for a migration."""
+    try:
+        yield
+    except psycopg2.Error as exc:
+        detail = " / ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        raise DatabaseUnavailable(
+            f"database {target.display} refused the run's setup: {redact_connection_strings(detail)}"
+        ) from None
+
+
+@contextmanager
 def transaction(connection: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
     """A cursor in one transaction: committed when the block ends, rolled back when it raises.
 

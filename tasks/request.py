@@ -10,7 +10,7 @@ starts (`flows.run.open_run`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_session
@@ -20,6 +20,20 @@ from providers.base import ProviderSettings
 from providers.registry import check_provider_name, load_plugins
 from settings.environment import PROVIDER, Environment, read_environment
 from settings.errors import SetupError
+
+# Limits that turn a typo into one clear line instead of hours of work or gigabytes of memory.
+# Listed equity options began trading (CBOE) on 1973-04-26: no session before has a chain.
+FIRST_LISTED_OPTIONS = date(1973, 4, 26)
+# About 40 years of sessions: well above any real backfill, far below a runaway range.
+MAX_SESSIONS_PER_RUN = 10_000
+# Fetch threads per day (each holds a chain in memory); providers' own budgets bind long before.
+MAX_CONCURRENCY = 64
+MAX_PARALLEL_DAYS = 16
+MAX_DAY_RETRIES = 10
+# Symbols named with --symbols (a watchlist file is capped at the same number).
+MAX_SYMBOLS_PER_RUN = 10_000
+# How far an explicit --snapshot-time may lie from the end of its session.
+MAX_SNAPSHOT_TIME_OFFSET = timedelta(days=7)
 
 DEFAULT_LARGE_SYMBOLS: tuple[str, ...] = ("SPY", "QQQ", "SPX", "NDX", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META")
 # The embedded database's default source; on any other database the user names one.
@@ -112,7 +126,10 @@ def build_ingest_request(
     """
     environment = environment or read_environment()
     _check_numbers(concurrency, heartbeat, max_parallel_days, day_retries, retry_delay_seconds)
+    if symbols and len(symbols) > MAX_SYMBOLS_PER_RUN:
+        raise InvalidRunConfiguration(f"{len(symbols)} symbols named: at most {MAX_SYMBOLS_PER_RUN} per run")
     trading_calendar = get_calendar(calendar)
+    latest_closed = latest_completed_session(trading_calendar, now or datetime.now(UTC))
     in_range = start_date is not None or end_date is not None
     if in_range:
         if as_of is not None:
@@ -125,11 +142,25 @@ def build_ingest_request(
             raise InvalidRunConfiguration(
                 f"end date {end_date.isoformat()} is before start date {start_date.isoformat()}"
             )
+        _check_range(start_date, end_date, latest_closed)
         sessions = tuple(trading_calendar.sessions(start_date, end_date))
+        if len(sessions) > MAX_SESSIONS_PER_RUN:
+            raise InvalidRunConfiguration(
+                f"{len(sessions)} sessions from {start_date.isoformat()} to {end_date.isoformat()}: at most "
+                f"{MAX_SESSIONS_PER_RUN} per run (split the range)"
+            )
     elif as_of is None:
-        sessions = (latest_completed_session(trading_calendar, now or datetime.now(UTC)),)
+        sessions = (latest_closed,)
     else:
+        _check_range(as_of, as_of, latest_closed)
         sessions = tuple(trading_calendar.sessions(as_of, as_of))
+    if snapshot_time is not None and sessions:
+        offset = abs(snapshot_time - snapshot_time_for(sessions[0]))
+        if offset > MAX_SNAPSHOT_TIME_OFFSET:
+            raise InvalidRunConfiguration(
+                f"snapshot time {snapshot_time.isoformat()} is more than {MAX_SNAPSHOT_TIME_OFFSET.days} days from "
+                f"the end of session {sessions[0].isoformat()}"
+            )
     first, last = (start_date, end_date) if in_range else ((sessions[0],) * 2 if sessions else (as_of, as_of))
     provider_name = _provider_name(provider, environment)
     credentials = environment.credentials_for(provider_name)
@@ -157,6 +188,20 @@ def build_ingest_request(
         pgdata=environment.pgdata,
         provider_modules=environment.provider_modules,
     )
+
+
+def _check_range(first: date, last: date, latest_closed: date) -> None:
+    """Refuse what no source can have: before listed options, or starting after the last close."""
+    if first < FIRST_LISTED_OPTIONS:
+        raise InvalidRunConfiguration(
+            f"{first.isoformat()} is before listed options existed (first listed {FIRST_LISTED_OPTIONS.isoformat()})"
+        )
+    if first > latest_closed:
+        what = "session" if first == last else "range"
+        raise InvalidRunConfiguration(
+            f"{what} starting {first.isoformat()} has not closed yet "
+            f"(latest closed session {latest_closed.isoformat()})"
+        )
 
 
 def check_provider(name: str, environment: Environment | None = None) -> str:
@@ -188,6 +233,13 @@ def _check_numbers(
     ):
         if value < 1:
             raise InvalidRunConfiguration(f"{name} must be at least 1 (got {value})")
+    for name, value, limit in (
+        ("concurrency", concurrency, MAX_CONCURRENCY),
+        ("max_parallel_days", max_parallel_days, MAX_PARALLEL_DAYS),
+        ("day_retries", day_retries, MAX_DAY_RETRIES),
+    ):
+        if value > limit:
+            raise InvalidRunConfiguration(f"{name} must be at most {limit} (got {value})")
     if day_retries < 0:
         raise InvalidRunConfiguration(f"day_retries must be 0 or more (got {day_retries})")
     if retry_delay_seconds < 0:

@@ -21,7 +21,7 @@ from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_se
 from markets.symbols import normalize_symbols
 from settings.environment import read_environment
 from settings.errors import SetupError
-from store.connection import DatabaseTarget, connect, resolve_target
+from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.migrations import migrate
 from store.watchlist import active_symbols
 from tasks.dealer_metrics import HistoryStatus, TickerDayMetrics, TickerDayStatus, compute_dealer_metrics
@@ -115,8 +115,9 @@ def _open_dealer_run(request: DealerRequest) -> DealerRun:
     target = resolve_target(request.database_url, request.pgdata)
     connection = connect(target)
     try:
-        migrate(connection)
-        universe = active_symbols(connection)
+        with refusing_setup(target):
+            migrate(connection)
+            universe = active_symbols(connection)
     finally:
         connection.close()
     tickers = request.symbols or tuple(universe)

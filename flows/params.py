@@ -42,11 +42,11 @@ def session_date(value: Any) -> date:
 
 
 def snapshot_time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp with a UTC offset (the snapshot identity must be unambiguous)."""
-    if value is None or isinstance(value, datetime):
-        if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError(f"snapshot time {value.isoformat()} has no UTC offset: add Z or +00:00")
-        return value
+    """An ISO 8601 timestamp; without an offset it is UTC (as the trading system's scripts mean it)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return parse_snapshot_time(value.isoformat())
     if isinstance(value, str):
         return parse_snapshot_time(value)
     raise ValueError(f"{value!r} is not a timestamp: write it as ISO 8601 with an offset, e.g. 2025-12-09T21:00:00Z")
@@ -134,6 +134,16 @@ SnapshotTime = Annotated[
 Symbols = Annotated[list[str] | None, BeforeValidator(symbol_list), WithJsonSchema(_SYMBOLS_SCHEMA)]
 ProviderName = Annotated[str | None, AfterValidator(provider_name)]
 CalendarName = Annotated[str, AfterValidator(calendar_name)]
+RunId = Annotated[
+    str | None,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"}, {"type": "null"}],
+            "description": "The caller's identifier of this run: in the run's name, log lines and summary.",
+        }
+    ),
+]
 AtLeastOne = Annotated[int, Field(ge=1)]
 OptionalAtLeastOne = Annotated[int | None, Field(ge=1)]
 AtLeastZero = Annotated[int, Field(ge=0)]

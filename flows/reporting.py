@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import date
 
@@ -24,6 +25,8 @@ class RunSummary:
     duration_seconds: float
     days: tuple[DayReport, ...] = ()
     simulated: bool = False
+    # The caller's identifier of this run (`--run-id`), carried into every line it prints.
+    run_id: str | None = None
 
     @property
     def all_failed(self) -> bool:
@@ -40,13 +43,23 @@ class RunSummary:
             f"SUMMARY provider={self.provider}{label} days_attempted={self.days_attempted} "
             f"succeeded={self.days_succeeded} partial={self.days_partial} failed={self.days_failed} "
             f"skipped={self.days_skipped} rows_written={self.rows_written} "
-            f"seconds={self.duration_seconds:.1f}"
+            f"seconds={self.duration_seconds:.1f}" + (f" run_id={self.run_id}" if self.run_id else "")
         )
+
+    def json_line(self) -> str:
+        """The machine-readable one-line summary of the run (`--emit-summary`)."""
+        totals = {key: value for key, value in asdict(self).items() if key != "days"}
+        return json.dumps({"event": "run_summary", **totals}, default=str, sort_keys=True)
 
     def to_dict(self) -> dict:
         payload = asdict(self)
         payload["days"] = [table_row(day) for day in self.days]
         return payload
+
+
+def day_json_line(report: DayReport, run_id: str | None) -> str:
+    """The machine-readable one-line summary of one day (`--emit-summary`)."""
+    return json.dumps({"event": "day_summary", "run_id": run_id, "provider": report.provider, **table_row(report)})
 
 
 def summarize(
@@ -56,6 +69,7 @@ def summarize(
     start_date: date | None,
     end_date: date | None,
     duration_seconds: float,
+    run_id: str | None = None,
 ) -> RunSummary:
     def count(status: DayStatus) -> int:
         return sum(1 for report in reports if report.status == status)
@@ -73,6 +87,7 @@ def summarize(
         duration_seconds=round(duration_seconds, 3),
         days=tuple(reports),
         simulated=any(report.simulated for report in reports),
+        run_id=run_id,
     )
 
 

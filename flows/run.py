@@ -37,7 +37,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
 
 from flows.opened import OpenOnce
-from flows.reporting import RunSummary, render_markdown, summarize, table_row
+from flows.reporting import RunSummary, day_json_line, render_markdown, summarize, table_row
 from store.chains import ledger_entries
 from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.migrations import migrate
@@ -165,9 +165,46 @@ def log_plan(plan: RunPlan) -> None:
 def planned_summary(plan: RunPlan) -> RunSummary:
     """What a dry run returns: no day attempted."""
     request = plan.request
-    return summarize(
-        [], provider=request.provider, start_date=request.start_date, end_date=request.end_date, duration_seconds=0.0
+    summary = summarize(
+        [],
+        provider=request.provider,
+        start_date=request.start_date,
+        end_date=request.end_date,
+        duration_seconds=0.0,
+        run_id=request.run_id,
     )
+    if request.emit_summary:
+        emit(summary.json_line())
+    return summary
+
+
+def emit(line: str) -> None:
+    """A machine-readable line on stdout (`--emit-summary`), for the scripts that parse it."""
+    print(line, flush=True)
+
+
+@contextmanager
+def labelled_log_lines(run_id: str | None) -> Iterator[None]:
+    """Every log line of ours in this process ends with `run_id=<id>` while the block runs.
+
+    A record factory, not a logger filter: filters on `kapman` would not see its children's records.
+    """
+    if not run_id:
+        yield
+        return
+    previous = logging.getLogRecordFactory()
+
+    def labelled(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if record.name.startswith("kapman") and isinstance(record.msg, str):
+            record.msg = f"{record.msg} run_id={run_id}"
+        return record
+
+    logging.setLogRecordFactory(labelled)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(previous)
 
 
 def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
@@ -181,9 +218,12 @@ def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
         start_date=request.start_date,
         end_date=request.end_date,
         duration_seconds=time.monotonic() - started,
+        run_id=request.run_id,
     )
     publish(summary, artifact_prefix)
     logger.info(summary.line())
+    if request.emit_summary:
+        emit(summary.json_line())
     if summary.all_failed:
         raise AllDaysFailed(summary)
     return summary
@@ -212,10 +252,15 @@ def run_sessions(plan: RunPlan, *, artifact_prefix: str = "options-ingest") -> l
     # skipped without a task run, so a fully ingested range is decided in milliseconds.
     to_run = [session for session in plan.sessions if not plan.is_complete(session)]
     reports = {session: _already_complete(session, plan) for session in plan.sessions if plan.is_complete(session)}
+    emit_day = (lambda report: emit(day_json_line(report, plan.request.run_id))) if plan.request.emit_summary else None
+    for report in reports.values() if emit_day else ():
+        emit_day(report)
     progress = _DayProgress(artifact_prefix, total=len(plan.sessions), finished=len(reports))
     with day_submitter(plan) as submit:
         for session, future in _in_flight(to_run, submit, width=plan.request.max_parallel_days):
             reports[session] = _final_report(future, session, plan)
+            if emit_day:
+                emit_day(reports[session])
             progress.update(len(reports))
     return [reports[session] for session in plan.sessions]
 

@@ -1,10 +1,18 @@
-"""Snapshot identity: the `time` key every row of one session's chain shares."""
+"""Snapshot identities: the `time` key every row of one session shares, per table.
+
+Two identities, because two systems defined them: `options_chains` (and our ledger) key a session's
+chain at `D 23:59:59.999999 UTC`; the trading system keys its one `daily_snapshots` row per
+ticker-day, which several jobs fill, at the end of the session's day in New York,
+`D 23:59:59.999999 America/New_York` (`D+1 04:59:59.999999Z` in winter, `03:59:59.999999Z` in summer).
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo
 
 END_OF_SESSION_DAY = time(23, 59, 59, 999999)
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def snapshot_time_for(session: date) -> datetime:
@@ -12,15 +20,21 @@ def snapshot_time_for(session: date) -> datetime:
     return datetime.combine(session, END_OF_SESSION_DAY, tzinfo=UTC)
 
 
+def daily_snapshot_time(session: date) -> datetime:
+    """`D 23:59:59.999999 America/New_York`, in UTC: the `daily_snapshots` row of a ticker-day."""
+    return datetime.combine(session, END_OF_SESSION_DAY, tzinfo=NEW_YORK).astimezone(UTC)
+
+
 def parse_snapshot_time(text: str) -> datetime:
-    """Parse an explicit `--snapshot-time`; an offset is required so the identity is unambiguous."""
+    """Parse an explicit `--snapshot-time`; a time without offset is UTC (as the trading system reads it)."""
     shown = text[:40]
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError as exc:
         raise ValueError(f"snapshot time {shown!r} is not ISO 8601 (e.g. 2025-12-09T20:00:00Z)") from exc
     if parsed.tzinfo is None:
-        raise ValueError(f"snapshot time {shown!r} has no UTC offset: add Z or +00:00")
+        # The trading system's scripts pass `2025-12-10T21:00:00` and mean UTC.
+        parsed = parsed.replace(tzinfo=UTC)
     try:
         return parsed.astimezone(UTC)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-12:00 is past the last representable instant

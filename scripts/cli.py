@@ -63,7 +63,19 @@ positive_int_flag: Callable[[str], int] = _flag_type(_at_least(1))
 non_negative_int_flag: Callable[[str], int] = _flag_type(_at_least(0))
 
 
+def log_level(level: str, *, verbose: bool = False, quiet: bool = False) -> str:
+    """`--verbose` is DEBUG; `--quiet` is WARNING unless DEBUG was asked for (as in the trading system)."""
+    if verbose:
+        return "DEBUG"
+    if quiet and level != "DEBUG":
+        return "WARNING"
+    return level
+
+
 def configure_logging(level: str) -> None:
     """Set our loggers' level; Prefect's console and API handlers (via `extra_loggers` and the root
     logger) print and ship the lines, so the terminal and the UI show the same events."""
     logging.getLogger("kapman").setLevel(level)
+    if logging.getLevelName(level) > logging.INFO:
+        # Quiet means quiet: Prefect's own per-run INFO lines too.
+        logging.getLogger("prefect").setLevel(level)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 
-from markets.snapshot import snapshot_time_for
+from markets.snapshot import daily_snapshot_time
 from scripts.dealer_metrics import main as dealer_main
 from scripts.ingest_options import main as ingest_main
 from settings.environment import read_environment
@@ -41,7 +41,7 @@ def seed_demo_watchlist(target: DatabaseTarget) -> None:
 def print_metrics(target: DatabaseTarget, session: date) -> None:
     connection = connect(target)
     try:
-        metrics = read_dealer_metrics(connection, snapshot_time_for(session))
+        metrics = read_dealer_metrics(connection, daily_snapshot_time(session))
     finally:
         connection.close()
     print(f"\nDealer metrics for {session.isoformat()} (SIMULATED data, model dealer-v1)")

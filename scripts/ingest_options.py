@@ -13,6 +13,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from prefect import tags
+
 from flows.backfill import backfill_options
 from flows.ingest import ingest_options
 from flows.reporting import RunSummary
@@ -25,11 +27,13 @@ from scripts.cli import (
     LOG_LEVELS,
     configure_logging,
     date_flag,
+    log_level,
     non_negative_int_flag,
     positive_int_flag,
     symbols_flag,
     timestamp_flag,
 )
+from settings.environment import command_line_overrides
 from settings.errors import SetupError
 from tasks.request import DEFAULT_LARGE_SYMBOLS, build_ingest_request
 
@@ -47,7 +51,11 @@ def build_parser(prog: str, range_only: bool = False) -> argparse.ArgumentParser
         parser.add_argument(
             "--snapshot-time", type=timestamp_flag, help="override the snapshot identity (single-day mode only)"
         )
-    parser.add_argument("--provider", help="chain source: synthetic (embedded default) or polygon")
+    parser.add_argument(
+        "--provider",
+        help="chain source: unicorn, polygon or synthetic (default: synthetic on the embedded database, "
+        "unicorn on a named one)",
+    )
     parser.add_argument("--concurrency", type=positive_int_flag, default=4, help="symbols fetched at once")
     parser.add_argument("--symbols", type=symbols_flag, help="comma-separated subset of the active watchlist")
     parser.add_argument(
@@ -67,6 +75,21 @@ def build_parser(prog: str, range_only: bool = False) -> argparse.ArgumentParser
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan; fetch and write nothing")
     parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
+    compatibility = parser.add_argument_group(
+        "compatibility",
+        "flags of the trading system's scripts/ingest_options.py, kept with the same meaning so its cron "
+        "commands run unchanged",
+    )
+    compatibility.add_argument("--db-url", help="the database (overrides DATABASE_URL; its password is never shown)")
+    compatibility.add_argument("--api-key", help="the provider's API key (overrides its variable; never logged)")
+    compatibility.add_argument("--verbose", action="store_true", help="DEBUG logging")
+    compatibility.add_argument("--quiet", action="store_true", help="WARNING logging (unless DEBUG is asked for)")
+    compatibility.add_argument(
+        "--run-id", help="a label carried into the flow run's name and tags, every log line and the summary"
+    )
+    compatibility.add_argument(
+        "--emit-summary", action="store_true", help="print one JSON line per day and one for the run on stdout"
+    )
     return parser
 
 
@@ -104,6 +127,8 @@ def flow_parameters(args: argparse.Namespace) -> dict[str, object]:
         "heartbeat": args.heartbeat,
         "max_requests_per_minute": args.max_requests_per_minute,
         "day_retries": args.day_retries,
+        "run_id": args.run_id,
+        "emit_summary": args.emit_summary,
     }
     if args.start_date is not None:
         return {
@@ -119,16 +144,19 @@ def main(
     argv: Sequence[str] | None = None, *, prog: str = "python -m scripts.ingest_options", range_only: bool = False
 ) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv), prog, range_only)
-    configure_logging(args.log_level)
+    configure_logging(log_level(args.log_level, verbose=args.verbose, quiet=args.quiet))
     parameters = flow_parameters(args)
-    in_range = args.start_date is not None
-    try:
-        preopen_run(build_ingest_request(**parameters))
-    except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_UNUSABLE
-    flow = backfill_options if in_range else ingest_options
-    state = flow(**parameters, return_state=True)
+    # --db-url and --api-key stand for their variables in this process: the flow reads them from
+    # there, so they never become flow parameters (which Prefect stores and shows).
+    with command_line_overrides(database_url=args.db_url, api_key=args.api_key):
+        try:
+            preopen_run(build_ingest_request(**parameters))
+        except SetupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        flow = backfill_options if args.start_date is not None else ingest_options
+        with tags(*([f"run-id:{args.run_id}"] if args.run_id else [])):
+            state = flow(**parameters, return_state=True)
     return exit_code(state.result(raise_on_failure=False))
 
 

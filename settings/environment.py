@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +28,9 @@ MAX_REQUESTS_PER_MINUTE = "KAPMAN_MAX_REQUESTS_PER_MINUTE"
 PROVIDER_MODULES = "KAPMAN_PROVIDER_MODULES"
 POLYGON_API_KEY = "POLYGON_API_KEY"
 POLYGON_BASE_URL = "POLYGON_BASE_URL"
+# The trading system's names for the EODHD (Unicorn Bay) token, in the order they are looked up.
+UNICORN_API_KEYS = ("UNICORN_API_TOKEN", "UNICORN_API_KEY", "EODHD_API_TOKEN")
+UNICORN_BASE_URL = "UNICORN_BASE_URL"
 
 # A request budget above this is a typo (Massive asks clients to stay under 100 requests/second).
 MAX_REQUESTS_PER_MINUTE_LIMIT = 60_000
@@ -56,17 +61,47 @@ class Environment:
     provider_modules: tuple[str, ...] = ()
     credentials: Mapping[str, ProviderCredentials] = field(default_factory=dict)
 
+    # `--api-key` given on the command line, for a provider without a variable of its own here.
+    api_key: str | None = field(default=None, repr=False)
+
     def credentials_for(self, provider: str) -> ProviderCredentials:
-        return self.credentials.get(provider, ProviderCredentials())
+        return self.credentials.get(provider, ProviderCredentials(api_key=self.api_key))
+
+
+# Values a command line gives for this process (`--db-url`, `--api-key`), over the environment's.
+_overrides: dict[str, str] = {}
+_overrides_lock = threading.Lock()
+# The key under which `--api-key` is kept: it stands for whichever provider the run uses.
+_API_KEY_OVERRIDE = "--api-key"
+
+
+@contextmanager
+def command_line_overrides(*, database_url: str | None = None, api_key: str | None = None) -> Iterator[None]:
+    """Within the block, `--db-url` stands for `DATABASE_URL` and `--api-key` for the chosen provider's
+    key variable, for every reader in this process (the flow the command line runs included)."""
+    given = {DATABASE_URL: database_url, _API_KEY_OVERRIDE: api_key}
+    with _overrides_lock:
+        saved = dict(_overrides)
+        _overrides.update({name: value for name, value in given.items() if value is not None})
+    try:
+        yield
+    finally:
+        with _overrides_lock:
+            _overrides.clear()
+            _overrides.update(saved)
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
     """Read and validate the project's variables; raises `InvalidEnvironment` naming the variable."""
     source = os.environ if environ is None else environ
+    with _overrides_lock:
+        overrides = dict(_overrides) if environ is None else {}
 
     def text(name: str) -> str | None:
-        value = source.get(name, "").strip()
+        value = overrides.get(name, source.get(name, "")).strip()
         return value or None
+
+    api_key = text(_API_KEY_OVERRIDE)
 
     return Environment(
         database_url=_database_url(text(DATABASE_URL)),
@@ -74,9 +109,15 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
         provider=_provider_name(text(PROVIDER)),
         max_requests_per_minute=_requests_per_minute(text(MAX_REQUESTS_PER_MINUTE)),
         provider_modules=_module_names(text(PROVIDER_MODULES)),
+        api_key=api_key,
         credentials={
             "polygon": ProviderCredentials(
-                api_key=text(POLYGON_API_KEY), base_url=http_base_url(text(POLYGON_BASE_URL), POLYGON_BASE_URL)
+                api_key=api_key or text(POLYGON_API_KEY),
+                base_url=http_base_url(text(POLYGON_BASE_URL), POLYGON_BASE_URL),
+            ),
+            "unicorn": ProviderCredentials(
+                api_key=api_key or next(filter(None, map(text, UNICORN_API_KEYS)), None),
+                base_url=http_base_url(text(UNICORN_BASE_URL), UNICORN_BASE_URL),
             ),
         },
     )

@@ -19,6 +19,7 @@ import psycopg2.errors
 import psycopg2.extensions
 
 from store.connection import transaction
+from store.schema import table_columns
 
 
 class ChainRow(NamedTuple):
@@ -193,10 +194,19 @@ _CLOSE_INSERT = (
     "INSERT INTO ohlcv (ticker_id, date, close) VALUES (%(ticker_id)s, %(session)s, %(close)s) "
     "ON CONFLICT (ticker_id, date) DO NOTHING"
 )
+# The trading system's `ohlcv.created_at` is nullable without a default: filled where it exists.
+_CLOSE_INSERT_STAMPED = (
+    "INSERT INTO ohlcv (ticker_id, date, close, created_at) VALUES (%(ticker_id)s, %(session)s, %(close)s, now()) "
+    "ON CONFLICT (ticker_id, date) DO NOTHING"
+)
 
 
 def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: SymbolDayRows) -> WriteOutcome:
-    """Write one symbol-day atomically; a symbol-day already in the ledger is left untouched."""
+    """Write one symbol-day atomically; a symbol-day already in the ledger is left untouched.
+
+    The close goes to `ohlcv` only where that system's own loader has not written the day (it owns
+    the row and upserts it; we never overwrite it)."""
+    close_insert = _CLOSE_INSERT_STAMPED if "created_at" in table_columns(connection, "ohlcv") else _CLOSE_INSERT
     with transaction(connection) as cursor:
         _lock_symbol_day(cursor, symbol_day.ticker_id, symbol_day.snapshot_time)
         cursor.execute(
@@ -220,7 +230,7 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
                 rows_written = _merge_via_staging(cursor, symbol_day)
 
         # The ledger row and the underlying close, in one round trip.
-        statements = [_LEDGER_INSERT] + ([_CLOSE_INSERT] if symbol_day.underlying_close is not None else [])
+        statements = [_LEDGER_INSERT] + ([close_insert] if symbol_day.underlying_close is not None else [])
         cursor.execute(
             "; ".join(statements),
             {

@@ -17,6 +17,7 @@ from psycopg2.extras import Json
 
 from store.chains import LedgerEntry
 from store.connection import transaction
+from store.schema import table_columns
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,22 @@ def upsert_dealer_metrics(
     metrics: dict,
     model_version: str,
 ) -> bool:
-    """Insert or replace one ticker-day's metrics; True when the stored JSON changed."""
+    """Insert one ticker-day's row, or update only its dealer JSON and model version; True when the
+    stored JSON changed.
+
+    In the trading system one `daily_snapshots` row per ticker-day carries the JSON of several jobs
+    (technical, volatility, price, Wyckoff): their columns are never named here. `created_at` and
+    `updated_at` are written only where the table has them.
+    """
+    columns = table_columns(connection, "daily_snapshots")
+    stamped = "created_at" in columns
+    touched = ", updated_at = now()" if "updated_at" in columns else ""
     with transaction(connection) as cursor:
         cursor.execute(
-            "INSERT INTO daily_snapshots (time, ticker_id, dealer_metrics_json, model_version) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (time, ticker_id) DO UPDATE "
-            "SET dealer_metrics_json = EXCLUDED.dealer_metrics_json, model_version = EXCLUDED.model_version, "
-            "updated_at = now() "
+            f"INSERT INTO daily_snapshots (time, ticker_id, dealer_metrics_json, model_version"
+            f"{', created_at' if stamped else ''}) VALUES (%s, %s, %s, %s{', now()' if stamped else ''}) "
+            "ON CONFLICT (time, ticker_id) DO UPDATE "
+            f"SET dealer_metrics_json = EXCLUDED.dealer_metrics_json, model_version = EXCLUDED.model_version{touched} "
             "WHERE daily_snapshots.dealer_metrics_json IS DISTINCT FROM EXCLUDED.dealer_metrics_json "
             "OR daily_snapshots.model_version IS DISTINCT FROM EXCLUDED.model_version",
             (snapshot_time, ticker_id, Json(metrics, dumps=_dumps), model_version),

@@ -11,6 +11,8 @@ import psycopg2.extensions
 from store.connection import transaction
 
 DEFAULT_WATCHLIST = "default"
+# What an entry added without a named source records (the trading system's column is NOT NULL).
+DEFAULT_SOURCE = "kapman-options"
 
 
 @dataclass(frozen=True)
@@ -29,17 +31,20 @@ def load_symbols(
     watchlist_id: str = DEFAULT_WATCHLIST,
     source: str | None = None,
 ) -> int:
-    """Add or re-activate symbols; returns how many entries were inserted or changed."""
+    """Add or re-activate symbols; returns how many entries were inserted or changed.
+
+    `source` and `effective_date` are always written: the trading system's schema requires both and
+    gives neither a default."""
     if not symbols:
         return 0
     with transaction(connection) as cursor:
         cursor.execute(
-            "INSERT INTO watchlists (watchlist_id, symbol, active, source) "
-            "SELECT %s, unnest(%s::varchar[]), true, %s "
+            "INSERT INTO watchlists (watchlist_id, symbol, active, source, effective_date) "
+            "SELECT %s, unnest(%s::varchar[]), true, %s, current_date "
             "ON CONFLICT (watchlist_id, symbol) DO UPDATE "
-            "SET active = true, source = COALESCE(EXCLUDED.source, watchlists.source), updated_at = now() "
+            "SET active = true, source = EXCLUDED.source, updated_at = now() "
             "WHERE watchlists.active IS DISTINCT FROM true",
-            (watchlist_id, list(symbols), source),
+            (watchlist_id, list(symbols), source or DEFAULT_SOURCE),
         )
         return cursor.rowcount
 

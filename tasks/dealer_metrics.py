@@ -29,7 +29,7 @@ from dealer import (
     compute_snapshot_metrics,
 )
 from markets.calendar import get_calendar, previous_sessions
-from markets.snapshot import snapshot_time_for
+from markets.snapshot import daily_snapshot_time, snapshot_time_for
 from store.connection import DatabaseTarget, connect
 from store.dealer_rows import (
     ChainColumns,
@@ -199,7 +199,7 @@ def _one_day(
         "missing_sessions": [day.isoformat() for day in missing],
         "history": history.to_json(),
     }
-    upsert_dealer_metrics(connection, times[session], ticker_id, payload, MODEL_VERSION)
+    upsert_dealer_metrics(connection, daily_snapshot_time(session), ticker_id, payload, MODEL_VERSION)
     return TickerDayMetrics(
         symbol=symbol,
         session=session,

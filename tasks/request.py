@@ -9,6 +9,7 @@ starts (`flows.run.open_run`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_se
 from markets.snapshot import snapshot_time_for
 from markets.symbols import normalize_symbols
 from providers.base import ProviderSettings
-from providers.registry import check_provider_name, load_plugins
+from providers.registry import UnknownProvider, check_provider_name, load_plugins
 from settings.environment import PROVIDER, Environment, read_environment
 from settings.errors import SetupError
 
@@ -32,12 +33,17 @@ MAX_PARALLEL_DAYS = 16
 MAX_DAY_RETRIES = 10
 # Symbols named with --symbols (a watchlist file is capped at the same number).
 MAX_SYMBOLS_PER_RUN = 10_000
+# A run id is a label in names, tags and log lines: nothing that could break out of them.
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
 # How far an explicit --snapshot-time may lie from the end of its session.
 MAX_SNAPSHOT_TIME_OFFSET = timedelta(days=7)
 
 DEFAULT_LARGE_SYMBOLS: tuple[str, ...] = ("SPY", "QQQ", "SPX", "NDX", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN", "META")
-# The embedded database's default source; on any other database the user names one.
+# The embedded database's default source (simulated data, labelled so everywhere).
 EMBEDDED_DEFAULT_PROVIDER = "synthetic"
+# With a database named, the trading system's default source: simulated data never lands there
+# unless the user asks for it by name.
+INSTALLATION_DEFAULT_PROVIDER = "unicorn"
 
 
 class InvalidRunConfiguration(SetupError, ValueError):
@@ -77,6 +83,10 @@ class IngestRequest:
     pgdata: Path | None = None
     # Plugin modules that register the provider, imported again by a task in another process.
     provider_modules: tuple[str, ...] = ()
+    # The caller's identifier of the run (`--run-id`): in its flow run's name, log lines and summary.
+    run_id: str | None = None
+    # One JSON line per day and for the run on stdout (`--emit-summary`).
+    emit_summary: bool = False
 
     def snapshot_time_for(self, session: date) -> datetime:
         """The snapshot identity of `session` in this run (`--snapshot-time` only in single-day mode)."""
@@ -115,6 +125,8 @@ def build_ingest_request(
     dry_run: bool = False,
     dask_address: str | None = None,
     shared_rate_limit: str | None = None,
+    run_id: str | None = None,
+    emit_summary: bool = False,
     environment: Environment | None = None,
     now: datetime | None = None,
 ) -> IngestRequest:
@@ -125,6 +137,11 @@ def build_ingest_request(
     `KAPMAN_MAX_REQUESTS_PER_MINUTE`).
     """
     environment = environment or read_environment()
+    if run_id is not None and not RUN_ID.fullmatch(run_id):
+        raise InvalidRunConfiguration(
+            f"run id {run_id[:40]!r} must be 1-64 letters, digits, '_', '.', ':' or '-', "
+            "starting with a letter or digit"
+        )
     _check_numbers(concurrency, heartbeat, max_parallel_days, day_retries, retry_delay_seconds)
     if symbols and len(symbols) > MAX_SYMBOLS_PER_RUN:
         raise InvalidRunConfiguration(f"{len(symbols)} symbols named: at most {MAX_SYMBOLS_PER_RUN} per run")
@@ -187,6 +204,8 @@ def build_ingest_request(
         database_url=environment.database_url,
         pgdata=environment.pgdata,
         provider_modules=environment.provider_modules,
+        run_id=run_id,
+        emit_summary=emit_summary,
     )
 
 
@@ -217,10 +236,14 @@ def _provider_name(explicit: str | None, environment: Environment) -> str:
         return check_provider(name, environment)
     if environment.database_url is None:
         return EMBEDDED_DEFAULT_PROVIDER
-    raise InvalidRunConfiguration(
-        f"DATABASE_URL is set: name a provider with --provider or {PROVIDER} "
-        "(the synthetic demo provider is only a default on the embedded database)"
-    )
+    try:
+        return check_provider(INSTALLATION_DEFAULT_PROVIDER, environment)
+    except UnknownProvider:
+        raise InvalidRunConfiguration(
+            f"a database is named (DATABASE_URL or --db-url) and no provider: the default there is the trading "
+            f"system's {INSTALLATION_DEFAULT_PROVIDER!r}, which this version does not provide yet; name a provider "
+            f"with --provider or {PROVIDER} (polygon; synthetic is simulated data)"
+        ) from None
 
 
 def _check_numbers(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from flows.params import (
     AtLeastOne,
@@ -17,19 +18,27 @@ from flows.params import (
     CalendarName,
     OptionalAtLeastOne,
     ProviderName,
+    RunId,
     Seconds,
     SessionDate,
     Symbols,
 )
 from flows.reporting import RunSummary
-from flows.run import log_plan, open_run, planned_summary, run_plan
+from flows.run import labelled_log_lines, log_plan, open_run, planned_summary, run_plan
 from markets.calendar import DEFAULT_CALENDAR
-from tasks.request import build_ingest_request
+from tasks.request import IngestRequest, build_ingest_request
 
 logger = logging.getLogger("kapman.backfill")
 
 
-@flow(name="backfill-options", flow_run_name="backfill-{start_date}-{end_date}")
+def run_name() -> str:
+    """`backfill-<start>-<end>`, then `-<run id>` when the caller gave one."""
+    parameters = flow_run.parameters
+    name = f"backfill-{parameters['start_date']}-{parameters['end_date']}"
+    return f"{name}-{parameters['run_id']}" if parameters.get("run_id") else name
+
+
+@flow(name="backfill-options", flow_run_name=run_name)
 def backfill_options(
     start_date: SessionDate,
     end_date: SessionDate,
@@ -46,12 +55,16 @@ def backfill_options(
     retry_delay_seconds: Seconds = 10.0,
     dask_address: str | None = None,
     shared_rate_limit: str | None = None,
+    run_id: RunId = None,
+    emit_summary: bool = False,
 ) -> RunSummary:
     """Ingest every session of [start_date, end_date]; returns the run summary.
 
     `dask_address` runs the days on a Dask cluster (`local`: a temporary one in this process);
     `shared_rate_limit` names a Prefect global concurrency limit that every provider request of
     every worker also takes a slot from, so parallel workers stay within one request budget.
+    `run_id` labels the flow run's name, every log line and the summary; `emit_summary` prints one
+    JSON line per day and for the run.
     """
     request = build_ingest_request(
         start_date=start_date,
@@ -69,7 +82,15 @@ def backfill_options(
         retry_delay_seconds=retry_delay_seconds,
         dask_address=dask_address,
         shared_rate_limit=shared_rate_limit,
+        run_id=run_id,
+        emit_summary=emit_summary,
     )
+    with labelled_log_lines(request.run_id):
+        return _backfill(request)
+
+
+def _backfill(request: IngestRequest) -> RunSummary:
+    start_date, end_date, calendar = request.start_date, request.end_date, request.calendar
     logger.info(
         "RANGE start=%s end=%s calendar=%s sessions=%d",
         start_date.isoformat(),

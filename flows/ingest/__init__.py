@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from flows.params import (
     AtLeastOne,
@@ -17,19 +18,28 @@ from flows.params import (
     OptionalAtLeastOne,
     OptionalSessionDate,
     ProviderName,
+    RunId,
     Seconds,
     SnapshotTime,
     Symbols,
 )
 from flows.reporting import RunSummary
-from flows.run import log_plan, open_run, planned_summary, run_plan
-from markets.calendar import DEFAULT_CALENDAR
-from tasks.request import build_ingest_request
+from flows.run import labelled_log_lines, log_plan, open_run, planned_summary, run_plan
+from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_session
+from tasks.request import IngestRequest, build_ingest_request
 
 logger = logging.getLogger("kapman.ingest")
 
 
-@flow(name="ingest-options", flow_run_name="ingest-{as_of}")
+def run_name() -> str:
+    """`ingest-<session>` (the latest completed one when no date was given), then `-<run id>`."""
+    parameters = flow_run.parameters
+    as_of = parameters.get("as_of") or latest_completed_session(get_calendar(parameters.get("calendar", "XNYS")))
+    name = f"ingest-{as_of}"
+    return f"{name}-{parameters['run_id']}" if parameters.get("run_id") else name
+
+
+@flow(name="ingest-options", flow_run_name=run_name)
 def ingest_options(
     as_of: OptionalSessionDate = None,
     snapshot_time: SnapshotTime = None,
@@ -44,6 +54,8 @@ def ingest_options(
     day_retries: AtLeastZero = 2,
     retry_delay_seconds: Seconds = 10.0,
     shared_rate_limit: str | None = None,
+    run_id: RunId = None,
+    emit_summary: bool = False,
 ) -> RunSummary:
     """Ingest one session's chains for the active watchlist; returns the run summary.
 
@@ -63,9 +75,16 @@ def ingest_options(
         day_retries=day_retries,
         retry_delay_seconds=retry_delay_seconds,
         shared_rate_limit=shared_rate_limit,
+        run_id=run_id,
+        emit_summary=emit_summary,
     )
+    with labelled_log_lines(request.run_id):
+        return _ingest(request)
+
+
+def _ingest(request: IngestRequest) -> RunSummary:
     if not request.sessions:
-        logger.warning("%s is not a %s session: nothing to ingest", as_of.isoformat(), calendar)
+        logger.warning("%s is not a %s session: nothing to ingest", request.start_date.isoformat(), request.calendar)
     plan = open_run(request)
     if request.dry_run:
         log_plan(plan)

@@ -71,11 +71,12 @@ def test_a_bad_parameter_is_refused_naming_it_and_what_to_write(params, message)
     assert message in refusal(**params)
 
 
-def test_a_snapshot_time_needs_an_offset():
-    message = refusal(ingest_options, as_of="2025-12-09", snapshot_time="2025-12-09T21:00:00")
-    assert "snapshot_time: Value error, snapshot time '2025-12-09T21:00:00' has no UTC offset" in message
-    params = ingest_options.validate_parameters({"as_of": "2025-12-09", "snapshot_time": "2025-12-09T21:00:00Z"})
-    assert params["snapshot_time"] == datetime(2025, 12, 9, 21, tzinfo=UTC)
+def test_a_snapshot_time_without_offset_is_utc_with_one_as_given():
+    for given in ("2025-12-09T21:00:00", "2025-12-09T21:00:00Z", "2025-12-09T16:00:00-05:00"):
+        params = ingest_options.validate_parameters({"as_of": "2025-12-09", "snapshot_time": given})
+        assert params["snapshot_time"] == datetime(2025, 12, 9, 21, tzinfo=UTC), given
+    message = refusal(ingest_options, as_of="2025-12-09", snapshot_time="2025-12-09 9pm")
+    assert "snapshot_time: Value error, snapshot time '2025-12-09 9pm' is not ISO 8601" in message
 
 
 def test_the_servers_schema_check_lets_through_what_the_flow_accepts_and_stops_a_number_for_a_date():

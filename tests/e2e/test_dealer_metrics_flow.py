@@ -14,7 +14,8 @@ SYMBOLS = ["AAPL", "QQQ", "SPY"]
 def metrics_json(db) -> dict:
     with db, db.cursor() as cursor:
         cursor.execute(
-            "SELECT t.symbol, d.time::date, d.dealer_metrics_json FROM daily_snapshots d "
+            "SELECT t.symbol, (d.time AT TIME ZONE 'America/New_York')::date, d.dealer_metrics_json "
+            "FROM daily_snapshots d "
             "JOIN tickers t ON t.id = d.ticker_id"
         )
         return {(symbol, session): payload for symbol, session, payload in cursor.fetchall()}

@@ -1,7 +1,8 @@
 """Dealer metrics over stored chains: history strictness, INVALID cases, idempotence."""
 
 import logging
-from datetime import date
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -25,8 +26,9 @@ def stored_metrics(db, symbol: str, session: date):
     with db, db.cursor() as cursor:
         cursor.execute(
             "SELECT d.dealer_metrics_json, d.model_version, d.updated_at FROM daily_snapshots d "
-            "JOIN tickers t ON t.id = d.ticker_id WHERE t.symbol = %s AND d.time::date = %s",
-            (symbol, session),
+            "JOIN tickers t ON t.id = d.ticker_id WHERE t.symbol = %s AND d.time = %s",
+            # The trading system's identity of a ticker-day, written out by hand: 23:59:59.999999 New York.
+            (symbol, datetime.combine(session, time(23, 59, 59, 999999), tzinfo=ZoneInfo("America/New_York"))),
         )
         return cursor.fetchone()
 

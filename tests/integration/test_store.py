@@ -26,7 +26,11 @@ def test_migrations_are_idempotent(db):
     assert migrate(db) == []
     with db, db.cursor() as cursor:
         cursor.execute("SELECT version FROM schema_migrations")
-        assert sorted(row[0] for row in cursor.fetchall()) == ["0001_core_tables", "0002_ledger_simulated"]
+        assert sorted(row[0] for row in cursor.fetchall()) == [
+            "0001_core_tables",
+            "0002_ledger_simulated",
+            "0003_daily_snapshot_identity",
+        ]
 
 
 def test_snapshot_time_round_trips_bit_exact(db):

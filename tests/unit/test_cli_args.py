@@ -24,7 +24,7 @@ PROG = "python -m scripts.ingest_options"
         (["--concurrency", "0"], "at least 1"),
         (["--heartbeat", "-3"], "at least 1"),
         (["--symbols", "SPY;DROP"], "invalid symbol"),
-        (["--snapshot-time", "2025-12-09T20:00:00"], "no UTC offset"),
+        (["--snapshot-time", "2025-12-09 8pm"], "is not ISO 8601"),
     ],
 )
 def test_invalid_flag_combinations_are_usage_errors(argv, message, capsys):

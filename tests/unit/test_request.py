@@ -45,7 +45,7 @@ def test_explicit_values_win_over_the_environment():
 
 def test_a_named_database_needs_a_named_provider():
     environment = read_environment({"DATABASE_URL": "postgresql://kapman@db/kapman"})
-    with pytest.raises(InvalidRunConfiguration, match="DATABASE_URL is set: name a provider"):
+    with pytest.raises(InvalidRunConfiguration, match="the default there is the trading system's 'unicorn'"):
         build_ingest_request(as_of=date(2025, 12, 9), environment=environment)
 
 

@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from markets.snapshot import parse_session_date, parse_snapshot_time, snapshot_time_for
+from markets.snapshot import daily_snapshot_time, parse_session_date, parse_snapshot_time, snapshot_time_for
 
 
 def test_snapshot_time_is_end_of_session_day_utc():
@@ -31,9 +31,19 @@ def test_explicit_snapshot_times_are_normalised_to_utc(text, expected):
     assert parsed.tzinfo == UTC
 
 
-def test_snapshot_time_without_offset_is_refused():
-    with pytest.raises(ValueError, match="no UTC offset"):
-        parse_snapshot_time("2025-12-09T20:00:00")
+def test_snapshot_time_without_offset_is_utc():
+    assert parse_snapshot_time("2025-12-10T21:00:00") == datetime(2025, 12, 10, 21, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("session", "expected"),
+    [
+        (date(2025, 12, 10), datetime(2025, 12, 11, 4, 59, 59, 999999, tzinfo=UTC)),  # winter: UTC-5
+        (date(2025, 7, 1), datetime(2025, 7, 2, 3, 59, 59, 999999, tzinfo=UTC)),  # summer: UTC-4
+    ],
+)
+def test_the_daily_snapshot_of_a_session_is_the_end_of_its_day_in_new_york(session, expected):
+    assert daily_snapshot_time(session) == expected
 
 
 @pytest.mark.parametrize("text", ["2025-13-01", "2025/12/09", "yesterday", ""])

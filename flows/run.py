@@ -42,7 +42,7 @@ from store.chains import ledger_entries
 from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.migrations import migrate
 from tasks.day_report import DayIncomplete, DayReport, DayStatus
-from tasks.handles import provider_for
+from tasks.handles import install_windows, provider_for, remove_windows
 from tasks.ingest_day import ingest_day
 from tasks.request import IngestRequest, InvalidRunConfiguration
 from tasks.symbols import resolve_symbols
@@ -88,6 +88,9 @@ class RunPlan:
     # session → number of symbols already complete for it
     complete_symbols: dict[date, int]
     simulated: bool
+    # What the provider expects the run to cost, day by day and by window (None: it cannot say).
+    requests_per_day: int | None = None
+    requests_by_window: int | None = None
 
     @property
     def sessions(self) -> tuple[date, ...]:
@@ -120,8 +123,22 @@ def _open_run(request: IngestRequest) -> RunPlan:
             ",".join(ignored),
         )
     complete = {session: sum(1 for symbol in chosen if (stamp, symbol) in entries) for session, stamp in stamps.items()}
+    to_fetch = {
+        symbol: [session for session, stamp in stamps.items() if (stamp, symbol) not in entries] for symbol in chosen
+    }
+    estimate = getattr(provider, "estimated_requests", None)
+    if request.fetch_by_window and len(request.sessions) > 1 and not request.dry_run:
+        install_windows(request, to_fetch)
     return RunPlan(
-        request=request, target=target, symbols=chosen, complete_symbols=complete, simulated=provider.simulated
+        request=request,
+        target=target,
+        symbols=chosen,
+        complete_symbols=complete,
+        simulated=provider.simulated,
+        requests_per_day=estimate(to_fetch, window=False) if estimate else None,
+        requests_by_window=estimate(to_fetch, window=True)
+        if estimate and request.fetch_by_window and len(request.sessions) > 1
+        else None,
     )
 
 
@@ -150,6 +167,14 @@ def log_plan(plan: RunPlan) -> None:
         request.provider,
         plan.target.display,
     )
+    if plan.requests_per_day is not None:
+        by_window = f" requests_by_window={plan.requests_by_window}" if plan.requests_by_window is not None else ""
+        logger.info(
+            "PLAN provider=%s requests_day_by_day=%d%s (estimated, at the fewest pages)",
+            request.provider,
+            plan.requests_per_day,
+            by_window,
+        )
     for session in plan.sessions:
         done = plan.complete_symbols.get(session, 0)
         logger.info(
@@ -211,7 +236,10 @@ def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
     """Run the plan's days, publish artifacts, log the summary; fail only if every day failed."""
     request = plan.request
     started = time.monotonic()
-    reports = run_sessions(plan, artifact_prefix=artifact_prefix)
+    try:
+        reports = run_sessions(plan, artifact_prefix=artifact_prefix)
+    finally:
+        remove_windows(request)
     summary = summarize(
         reports,
         provider=request.provider,

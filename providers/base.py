@@ -7,11 +7,11 @@ and only transient faults are worth a retry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 from settings.errors import SetupError
 
@@ -137,6 +137,11 @@ class ResponseTooLarge(MalformedResponse):
     retryable = False
 
 
+class WindowNotServed(ProviderError):
+    """A window fetch whose answer cannot be trusted (e.g. the date-range filter was ignored): the
+    caller fetches those sessions day by day instead. Never stored, never a day's failure."""
+
+
 class ChainProvider(Protocol):
     """What ingest needs from a source."""
 
@@ -149,3 +154,20 @@ class ChainProvider(Protocol):
         Must raise `SessionUnavailable` rather than return data of another session.
         """
         ...
+
+
+@runtime_checkable
+class WindowProvider(ChainProvider, Protocol):
+    """A source that can serve many sessions of one symbol per request (a backfill's window).
+
+    `fetch_window` yields one snapshot per session its answer covers, each exactly what
+    `fetch_chain` would return for that session; a session it does not cover is not yielded (the
+    caller fetches it day by day), and `WindowNotServed` says the whole answer is not to be trusted.
+    `estimated_requests` tells a dry run what a run will cost.
+    """
+
+    def fetch_window(
+        self, symbol: str, sessions: Sequence[date], *, large: bool = False
+    ) -> Iterator[ChainSnapshot]: ...
+
+    def estimated_requests(self, sessions_by_symbol: Mapping[str, Sequence[date]], *, window: bool) -> int: ...

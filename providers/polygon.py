@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -36,8 +36,10 @@ from providers.base import (
     ProviderSettings,
     SessionUnavailable,
     SymbolNotFound,
+    WindowNotServed,
 )
 from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget
+from providers.window import ASSUMED_SLICE_SESSIONS
 from settings.environment import POLYGON_API_KEY
 
 logger = logging.getLogger("kapman.providers.polygon")
@@ -53,6 +55,8 @@ INDEX_PREFIX = "I:"
 SNAPSHOT_PATH = "/v3/snapshot/options/{asset}"
 SNAPSHOT_PAGE_LIMIT = 250  # the documented maximum
 OPEN_CLOSE_PATH = "/v1/open-close/{asset}/{session}"
+# Daily bars over a range, one request (CONFIRMED: fact sheet §6.1); `t` is New York midnight in ms.
+AGGREGATES_PATH = "/v2/aggs/ticker/{asset}/range/1/day/{first}/{last}"
 # A runaway-pagination guard beyond the repeated-cursor check: 1000 pages is 250k snapshot rows.
 MAX_PAGES = 1000
 # The calendar protocol knows closes, not opens; US equity options open at 09:30 New York.
@@ -69,6 +73,9 @@ class HistoryQuery:
     underlying: str = "underlying_ticker"  # CONFIRMED on analytics
     root: str = "root"  # CONFIRMED on open-interest
     date: str = "date"  # UNCONFIRMED (described, name not shown)
+    # A date range is CONFIRMED as described ("a single day or a range"); its names are not.
+    date_from: str = "date.gte"  # UNCONFIRMED
+    date_to: str = "date.lte"  # UNCONFIRMED
     limit: str = "limit"  # UNCONFIRMED
     # UNCONFIRMED: sibling v1 endpoints document max 50000 (49999 for some); 49999 fits both.
     page_limit: int = 49_999
@@ -204,6 +211,30 @@ class PolygonProvider:
                 f"polygon cannot serve {symbol} for {session.isoformat()}: not a {self._calendar.name} trading session"
             )
         return _HistoryFetch(self._http, symbol, session, large).run()
+
+    def fetch_window(self, symbol: str, sessions: Sequence[date], *, large: bool = False) -> Iterator[ChainSnapshot]:
+        """Past `sessions` of `symbol` from the daily history in one pass per endpoint (date-range
+        filters), one snapshot per session the answer covers. A session it does not cover is simply
+        not yielded (the caller asks for it day by day). Raises `WindowNotServed` when the answer
+        looks like the range filter was ignored (rows outside the window, or of one date only):
+        the caller then asks day by day, and no row is ever stored under another session."""
+        symbol = _bare_symbol(symbol)
+        current = self.current_session()
+        past = [session for session in sessions if session < current and self._calendar.sessions(session, session)]
+        if len(past) < 2:
+            return iter(())
+        return _HistoryWindow(self._http, symbol, sorted(past), large).run()
+
+    def estimated_requests(self, sessions_by_symbol: Mapping[str, Sequence[date]], *, window: bool) -> int:
+        """Requests a run will make at the fewest pages: per symbol-day (analytics, open interest,
+        close) day by day, or per symbol window (the same three, once) when fetching by window."""
+        per_fetch = 3  # analytics + open interest (one root; indices list more) + the close
+        if window:
+            # A first slice spans ASSUMED_SLICE_SESSIONS; later ones are longer for smaller chains.
+            return sum(
+                per_fetch * -(-len(sessions) // ASSUMED_SLICE_SESSIONS) for sessions in sessions_by_symbol.values()
+            )
+        return sum(per_fetch * len(sessions) for sessions in sessions_by_symbol.values())
 
 
 # ---- shared plumbing ------------------------------------------------------------------------------
@@ -526,6 +557,36 @@ class _HistoryFetch:
                 f"polygon has no {ANALYTICS.path} rows for {self.symbol} on {self.session.isoformat()}:"
                 " the session's history is not published yet, or the symbol has no listed options"
             )
+        roots = self.roots(analytics_rows)
+        all_oi_rows: list[Mapping[str, Any]] = []
+        oi_pages = 0
+        for root in roots:
+            rows, pages = self.rows(OPEN_INTEREST, {HISTORY_QUERY.root: root}, expected_root=root)
+            all_oi_rows.extend(rows)
+            oi_pages += pages
+        if not all_oi_rows:
+            raise SessionUnavailable(
+                f"polygon has no {OPEN_INTEREST.path} rows for {self.symbol} (roots {', '.join(roots)}) on"
+                f" {self.session.isoformat()}: open interest is published the morning after the session"
+            )
+        analytics = _resolve_fields(ANALYTICS, analytics_rows, self.request(ANALYTICS))
+        close, close_source = self.underlying_close(analytics_rows, analytics["underlying_price"])
+        return self.assemble(analytics_rows, all_oi_rows, close, close_source, analytics_pages + oi_pages)
+
+    def roots(self, analytics_rows: list[Mapping[str, Any]]) -> list[str]:
+        """The OCC roots of the contracts listed (one underlying may list several: SPX and SPXW)."""
+        analytics = _resolve_fields(ANALYTICS, analytics_rows, self.request(ANALYTICS))
+        return sorted({occ.root for row in analytics_rows if (occ := _occ_or_none(_lookup(row, analytics["ticker"])))})
+
+    def assemble(
+        self,
+        analytics_rows: list[Mapping[str, Any]],
+        all_oi_rows: list[Mapping[str, Any]],
+        close: float | None,
+        close_source: str,
+        pages: int,
+    ) -> ChainSnapshot:
+        """This session's chain from its analytics and open-interest rows, joined per contract ticker."""
         analytics = _resolve_fields(ANALYTICS, analytics_rows, self.request(ANALYTICS))
         # ticker → its contract and its distinct analytics rows (a ticker whose rows disagree keeps
         # every version, so the validator drops them all as a conflict instead of picking one)
@@ -546,19 +607,7 @@ class _HistoryFetch:
 
         # ticker → its distinct open interest figures (more than one is a conflict, as above)
         open_interest: dict[str, list[int | float | None]] = {}
-        oi_rows_seen = oi_pages = 0
-        # By OCC root (a confirmed filter): one underlying may list several roots (SPX and SPXW).
-        roots = sorted({occ.root for occ, _ in contracts.values()})
-        all_oi_rows: list[Mapping[str, Any]] = []
-        for root in roots:
-            rows, pages = self.rows(OPEN_INTEREST, {HISTORY_QUERY.root: root}, expected_root=root)
-            all_oi_rows.extend(rows)
-            oi_pages += pages
-        if not all_oi_rows:
-            raise SessionUnavailable(
-                f"polygon has no {OPEN_INTEREST.path} rows for {self.symbol} (roots {', '.join(roots)}) on"
-                f" {self.session.isoformat()}: open interest is published the morning after the session"
-            )
+        oi_rows_seen = 0
         oi_fields = _resolve_fields(OPEN_INTEREST, all_oi_rows, self.request(OPEN_INTEREST))
         oi_only: dict[str, OccContract] = {}
         for row in all_oi_rows:
@@ -587,7 +636,6 @@ class _HistoryFetch:
             quotes += [self.quote(occ, {}, analytics, figure) for figure in open_interest[ticker]]
         chain = tuple(quotes)
         dropped = unparseable + self.wrong_session + self.unreadable_date
-        close, close_source = self.underlying_close(analytics_rows, analytics["underlying_price"])
         logger.info(
             "event=chain_fetched provider=polygon mode=history symbol=%s session=%s contracts=%d"
             " analytics_rows=%d oi_rows=%d pages=%d dropped=%d underlying_close=%s",
@@ -596,7 +644,7 @@ class _HistoryFetch:
             len(chain),
             len(analytics_rows),
             oi_rows_seen,
-            analytics_pages + oi_pages,
+            pages,
             dropped,
             close,
         )
@@ -613,7 +661,7 @@ class _HistoryFetch:
                 "greeks_as_of": "15:45 ET model snapshot (12:45 ET on early closes)",
                 "open_interest_as_of": f"end of session {self.session.isoformat()} (OPRA)",
                 "underlying_close_source": close_source,
-                "pages": str(analytics_pages + oi_pages),
+                "pages": str(pages),
                 **_counts(
                     dropped_unparseable_ticker=unparseable,
                     dropped_other_session=self.wrong_session,
@@ -730,12 +778,133 @@ class _HistoryFetch:
                 answer.status,
                 answer.request_id,
             )
+        return self.analytics_price(analytics_rows, price_key)
+
+    def analytics_price(
+        self, analytics_rows: list[Mapping[str, Any]], price_key: str | None
+    ) -> tuple[float | None, str]:
+        """The analytics' 15:45 ET underlying price, labelled as such (when no close is available)."""
         if price_key is not None:
             for row in analytics_rows:
                 price = _number(_lookup(row, price_key))
                 if price is not None:
-                    return price, f"{ANALYTICS.path} underlying price at 15:45 ET (open-close unavailable)"
+                    return price, f"{ANALYTICS.path} underlying price at 15:45 ET (close unavailable)"
         return None, "unavailable"
+
+
+class _HistoryWindow:
+    """One symbol's daily history over several past sessions, one pass per endpoint.
+
+    Analytics and open interest are asked for with a date range; every answer is checked: each
+    row's own date must lie in the window (else the filter was ignored: `WindowNotServed`), rows
+    are split by that date, and a window whose answer holds one date only is not trusted either.
+    The close of every session comes from one range aggregate. Each covered session is assembled
+    exactly as a single-day fetch assembles it (`_HistoryFetch.assemble`).
+    """
+
+    def __init__(self, http: ApiClient, symbol: str, sessions: list[date], large: bool) -> None:
+        self.http = http
+        self.symbol = symbol
+        self.sessions = sessions
+        self.large = large
+
+    def run(self) -> Iterator[ChainSnapshot]:
+        first = self.sessions[0]
+        analytics, analytics_pages = self.rows(ANALYTICS, {HISTORY_QUERY.underlying: self.symbol}, None)
+        covered = [session for session in self.sessions if analytics.get(session)]
+        if not covered:
+            return
+        roots = _HistoryFetch(self.http, self.symbol, covered[0], self.large).roots(
+            [row for session in covered for row in analytics[session]]
+        )
+        open_interest: dict[date, list[Mapping[str, Any]]] = {}
+        oi_pages = 0
+        for root in roots:
+            rows, pages = self.rows(OPEN_INTEREST, {HISTORY_QUERY.root: root}, root)
+            oi_pages += pages
+            for session, session_rows in rows.items():
+                open_interest.setdefault(session, []).extend(session_rows)
+        closes = self.closes(first, self.sessions[-1])
+        pages = analytics_pages + oi_pages + 1
+        for session in covered:
+            if not open_interest.get(session):
+                continue
+            fetch = _HistoryFetch(self.http, self.symbol, session, self.large)
+            fields = _resolve_fields(ANALYTICS, analytics[session], fetch.request(ANALYTICS))
+            if session in closes:
+                close, source = closes[session], "/v2/aggs daily bar close (unadjusted)"
+            else:
+                close, source = fetch.analytics_price(analytics[session], fields["underlying_price"])
+            yield fetch.assemble(analytics[session], open_interest[session], close, source, pages)
+
+    def rows(
+        self, endpoint: HistoryEndpoint, filters: Mapping[str, str], expected_root: str | None
+    ) -> tuple[dict[date, list[Mapping[str, Any]]], int]:
+        """Every row of one history query over the window, split by the session each row names."""
+        first, last = self.sessions[0], self.sessions[-1]
+        fetch = _HistoryFetch(self.http, self.symbol, first, self.large)
+        request = fetch.request(endpoint)
+        params = {
+            **filters,
+            HISTORY_QUERY.date_from: first.isoformat(),
+            HISTORY_QUERY.date_to: last.isoformat(),
+            HISTORY_QUERY.limit: HISTORY_QUERY.page_limit,
+        }
+        wanted = set(self.sessions)
+        by_session: dict[date, list[Mapping[str, Any]]] = {}
+        pages = 0
+        for results in request.pages(endpoint.path, params):
+            pages += 1
+            for row in results:
+                if not isinstance(row, dict):
+                    raise request.malformed(
+                        f"answered a row that is not an object: {self.http.redact(str(row)[:80])!r}"
+                    )
+                fetch.check_row(request, endpoint, row, expected_root)
+                row_session = fetch.row_session(endpoint, row)
+                if not isinstance(row_session, date) or not first <= row_session <= last:
+                    # Outside the window, or no date we can place: the range was not applied.
+                    raise WindowNotServed(
+                        f"polygon {endpoint.path} for {self.symbol} answered a row dated {row_session!s} when asked"
+                        f" for {first.isoformat()}..{last.isoformat()}: the range filter seems ignored"
+                    )
+                if row_session in wanted:
+                    by_session.setdefault(row_session, []).append(row)
+        if len(self.sessions) > 1 and len(by_session) == 1 and pages >= 1:
+            [only] = by_session
+            raise WindowNotServed(
+                f"polygon {endpoint.path} for {self.symbol} answered rows of {only.isoformat()} only when asked for"
+                f" {len(self.sessions)} sessions {first.isoformat()}..{last.isoformat()}:"
+                " the range filter seems ignored"
+            )
+        return by_session, pages
+
+    def closes(self, first: date, last: date) -> dict[date, float]:
+        """Each session's unadjusted close from one range aggregate; empty when not available."""
+        path = AGGREGATES_PATH.format(
+            asset=quote(_asset(self.symbol), safe=":"), first=first.isoformat(), last=last.isoformat()
+        )
+        answer = self.http.get(path, {"adjusted": "false", "sort": "asc", "limit": 50_000}, large=self.large)
+        if answer.status == 401:
+            raise _HistoryFetch(self.http, self.symbol, first, self.large).request("/v2/aggs").error_for(answer)
+        if not answer.ok or not isinstance(answer.body, dict) or not isinstance(answer.body.get("results"), list):
+            logger.info(
+                "event=aggregates_unavailable provider=polygon symbol=%s window=%s..%s status=%d",
+                self.symbol,
+                first.isoformat(),
+                last.isoformat(),
+                answer.status,
+            )
+            return {}
+        closes: dict[date, float] = {}
+        for bar in answer.body["results"]:
+            stamp, close = _number(_mapping(bar).get("t")), _number(_mapping(bar).get("c"))
+            if stamp is None or close is None:
+                continue
+            session = datetime.fromtimestamp(stamp / 1000, UTC).astimezone(NEW_YORK).date()
+            if first <= session <= last:
+                closes[session] = close
+        return closes
 
 
 def _resolve_fields(

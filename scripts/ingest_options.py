@@ -73,7 +73,15 @@ def build_parser(prog: str, range_only: bool = False) -> argparse.ArgumentParser
     parser.add_argument(
         "--day-retries", type=non_negative_int_flag, default=2, help="retries of a failed or partial day"
     )
-    parser.add_argument("--dry-run", action="store_true", help="print the plan; fetch and write nothing")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the plan and its estimated requests; fetch and write nothing"
+    )
+    parser.add_argument(
+        "--day-by-day",
+        action="store_true",
+        help="ask the provider for every session on its own (default: a range is fetched by symbol window "
+        "where the provider can)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     compatibility = parser.add_argument_group(
         "compatibility",
@@ -136,6 +144,7 @@ def flow_parameters(args: argparse.Namespace) -> dict[str, object]:
             "start_date": args.start_date,
             "end_date": args.end_date,
             "max_parallel_days": args.max_parallel_days,
+            "fetch_by_window": not args.day_by_day,
         }
     return {**parameters, "as_of": args.as_of, "snapshot_time": args.snapshot_time}
 

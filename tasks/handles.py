@@ -13,12 +13,15 @@ frees slots at the decay rate. Each process's own token bucket still paces its t
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
 
 from prefect.concurrency.sync import rate_limit
 
-from providers.base import ChainProvider
+from providers.base import ChainProvider, WindowProvider
 from providers.registry import get_provider, load_plugins
+from providers.window import WindowPrefetcher
 from tasks.request import IngestRequest
 
 
@@ -33,8 +36,34 @@ def global_rate_limit_gate(limit_name: str) -> Callable[[], None]:
     return take_slot
 
 
+# Window prefetchers of the runs in this process, by request (see providers/window.py).
+_windows: dict[IngestRequest, WindowPrefetcher] = {}
+_windows_lock = threading.Lock()
+
+
 def provider_for(request: IngestRequest) -> ChainProvider:
-    """This process's provider instance for the run (built on first use; checks credentials)."""
+    """This process's provider for the run: the run's window prefetcher where one is installed
+    (the flow-run process), else the provider instance (built on first use; checks credentials)."""
+    with _windows_lock:
+        prefetcher = _windows.get(request)
+    if prefetcher is not None:
+        return prefetcher
     load_plugins(request.provider_modules)
     gate = global_rate_limit_gate(request.shared_rate_limit) if request.shared_rate_limit else None
     return get_provider(request.provider, request.provider_settings(gate))
+
+
+def install_windows(request: IngestRequest, plan: Mapping[str, Sequence[date]]) -> bool:
+    """Serve this run's days from windows when its provider can fetch them; True if installed."""
+    provider = provider_for(request)
+    if not isinstance(provider, WindowProvider) or isinstance(provider, WindowPrefetcher):
+        return False
+    with _windows_lock:
+        _windows[request] = WindowPrefetcher(provider, plan)
+    return True
+
+
+def remove_windows(request: IngestRequest) -> None:
+    """Drop the run's prefetcher and whatever it still holds (the run is over)."""
+    with _windows_lock:
+        _windows.pop(request, None)

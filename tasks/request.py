@@ -87,6 +87,9 @@ class IngestRequest:
     run_id: str | None = None
     # One JSON line per day and for the run on stdout (`--emit-summary`).
     emit_summary: bool = False
+    # Let a provider that can serve many sessions per request fetch each symbol's window once
+    # (`--day-by-day` turns it off: every session asked for on its own).
+    fetch_by_window: bool = True
 
     def snapshot_time_for(self, session: date) -> datetime:
         """The snapshot identity of `session` in this run (`--snapshot-time` only in single-day mode)."""
@@ -127,6 +130,7 @@ def build_ingest_request(
     shared_rate_limit: str | None = None,
     run_id: str | None = None,
     emit_summary: bool = False,
+    fetch_by_window: bool = True,
     environment: Environment | None = None,
     now: datetime | None = None,
 ) -> IngestRequest:
@@ -206,6 +210,7 @@ def build_ingest_request(
         provider_modules=environment.provider_modules,
         run_id=run_id,
         emit_summary=emit_summary,
+        fetch_by_window=fetch_by_window,
     )
 
 

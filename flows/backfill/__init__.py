@@ -57,6 +57,7 @@ def backfill_options(
     shared_rate_limit: str | None = None,
     run_id: RunId = None,
     emit_summary: bool = False,
+    fetch_by_window: bool = True,
 ) -> RunSummary:
     """Ingest every session of [start_date, end_date]; returns the run summary.
 
@@ -64,7 +65,8 @@ def backfill_options(
     `shared_rate_limit` names a Prefect global concurrency limit that every provider request of
     every worker also takes a slot from, so parallel workers stay within one request budget.
     `run_id` labels the flow run's name, every log line and the summary; `emit_summary` prints one
-    JSON line per day and for the run.
+    JSON line per day and for the run. `fetch_by_window` lets a provider that can (polygon's daily
+    history) fetch each symbol's sessions in one pass; false asks for every session on its own.
     """
     request = build_ingest_request(
         start_date=start_date,
@@ -84,6 +86,7 @@ def backfill_options(
         shared_rate_limit=shared_rate_limit,
         run_id=run_id,
         emit_summary=emit_summary,
+        fetch_by_window=fetch_by_window,
     )
     with labelled_log_lines(request.run_id):
         return _backfill(request)

@@ -99,6 +99,8 @@ def test_four_parallel_days_write_what_one_at_a_time_writes_within_one_request_b
             max_parallel_days=max_parallel_days,
             max_requests_per_minute=BUDGET_PER_MINUTE,
             day_retries=0,
+            # Day by day: the point is how parallel days share one budget (windows: tests/e2e/…windows).
+            fetch_by_window=False,
         )
 
     one_at_a_time = backfill(sequential_url, 1)
@@ -192,6 +194,7 @@ def test_workers_in_separate_processes_share_one_budget_through_a_global_concurr
             "max_parallel_days": "2",
             "max_requests_per_minute": "60000",
             "shared_rate_limit": "massive-requests",
+            "fetch_by_window": "false",
         }
         urls = [package_database(SYMBOLS), package_database(SYMBOLS)]
         started = [deployed.start(BACKFILL, params=params, env={**env, "DATABASE_URL": url}) for url in urls]

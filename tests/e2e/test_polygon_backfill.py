@@ -37,6 +37,7 @@ RANGE_SESSIONS = get_calendar("XNYS").sessions(date(2025, 12, 9), date(2025, 12,
 ANALYTICS = "/options/v1/analytics"
 OPEN_INTEREST = "/options/v1/open-interest"
 OPEN_CLOSE = "/v1/open-close/"
+AGGREGATES = "/v2/aggs/ticker/"
 SNAPSHOT = "/v3/snapshot/"
 # Not in the default large-symbol list, so they share the regular lane.
 REGULAR = ["AMD", "IBM", "KO", "XOM"]
@@ -113,8 +114,13 @@ def symbol_of(request: RecordedRequest) -> str:
 
 
 def session_of(request: RecordedRequest) -> str:
+    """The session a request asks for, or `first..last` for a window."""
     if request.path.startswith(OPEN_CLOSE):
         return request.path.split("/")[4]
+    if request.path.startswith(AGGREGATES):
+        return f"{request.path.split('/')[8]}..{request.path.split('/')[9]}"
+    if request.param("date.gte"):
+        return f"{request.param('date.gte')}..{request.param('date.lte')}"
     return request.param("date") or "?"
 
 
@@ -191,17 +197,24 @@ def test_current_session_lands_the_whole_paged_chain_at_its_snapshot_time(db, fa
 # ---- 2. past sessions: daily history -------------------------------------------------------------
 
 
-def test_past_sessions_come_from_daily_history_with_each_days_own_values(db, polygon_env):
+@pytest.mark.parametrize("fetching", ["by window", "day by day"])
+def test_past_sessions_come_from_daily_history_with_each_days_own_values(db, polygon_env, fetching):
     fake = polygon_env
     fake.add_chain(ChainSpec("AMD", contracts=40, underlying_price=120.0))
     fake.add_chain(ChainSpec("IBM", contracts=30, underlying_price=250.0, greekless_every=5))
     seed_watchlist(db, ["AMD", "IBM"])
+    mode = [] if fetching == "by window" else ["--day-by-day"]
 
-    assert run_cli(*RANGE, "--provider", "polygon", *UNPACED) == 0
+    assert run_cli(*RANGE, "--provider", "polygon", *UNPACED, *mode) == 0
 
     assert len(RANGE_SESSIONS) == 10
     assert fake.requests_to(SNAPSHOT) == []  # the dateless snapshot is never asked for a past day
-    assert {session_of(request) for request in fake.requests} == {day.isoformat() for day in RANGE_SESSIONS}
+    asked = {session_of(request) for request in fake.requests}
+    if fetching == "by window":  # one pass per symbol and endpoint over the whole range
+        assert asked == {"2025-12-09..2025-12-22"}
+        assert len(fake.requests) == 2 * 3
+    else:
+        assert asked == {day.isoformat() for day in RANGE_SESSIONS}
     expected_rows = {
         (snapshot_time_for(day).strftime("%Y-%m-%dT%H:%M:%S.%f"), symbol): contracts
         for day in RANGE_SESSIONS
@@ -227,7 +240,8 @@ def test_past_sessions_come_from_daily_history_with_each_days_own_values(db, pol
     greekless = [row for row in ibm.values() if row["gamma"] is None]
     assert len(greekless) == 10 * len(range(0, 30, 5))
     assert all(row["open_interest"] is not None for row in greekless)
-    # The session close from /v1/open-close, per day, in the ledger and in ohlcv.
+    # The session close (day by day from /v1/open-close, by window from the range aggregate), per
+    # day, in the ledger and in ohlcv.
     assert closes(db) == {
         (symbol, day): (fake.session_close(symbol, day), fake.session_close(symbol, day))
         for day in RANGE_SESSIONS
@@ -249,7 +263,9 @@ def test_an_unentitled_plan_fails_every_past_day_with_one_line_and_no_retry_stor
     seed_watchlist(db, REGULAR)
 
     # Default --day-retries (2): a refused session must not be retried by Prefect either.
-    code = run_cli(*RANGE, "--provider", "polygon", "--concurrency", "1", "--large-symbols", "SPY", *UNPACED)
+    code = run_cli(
+        *RANGE, "--provider", "polygon", "--concurrency", "1", "--large-symbols", "SPY", "--day-by-day", *UNPACED
+    )
 
     assert code == 1
     assert "days_attempted=10 succeeded=0 partial=0 failed=10 skipped=0 rows_written=0" in capsys.readouterr().out
@@ -312,7 +328,7 @@ def test_the_configured_request_budget_keeps_under_the_servers_window_limit(db, 
 
     code = run_cli(
         "--start-date", "2025-12-15", "--end-date", "2025-12-19", "--provider", "polygon",
-        "--concurrency", "2", "--max-requests-per-minute", "600", "--day-retries", "0",
+        "--concurrency", "2", "--max-requests-per-minute", "600", "--day-retries", "0", "--day-by-day",
     )  # fmt: skip
 
     assert code == 0
@@ -470,7 +486,9 @@ def test_the_acceptance_command_backfills_cleanly_and_a_rerun_asks_nothing(db, p
     equities = {"SPY", "AAPL", *REGULAR}
     assert {r.param("underlying_ticker") for r in fake.requests_to(ANALYTICS)} == {"SPX", *equities}
     assert {r.param("root") for r in fake.requests_to(OPEN_INTEREST)} == {"SPX", "SPXW", *equities}
-    assert {r.path.split("/")[3] for r in fake.requests_to(OPEN_CLOSE)} == {"I:SPX", *equities}
+    assert {r.path.split("/")[4] for r in fake.requests_to(AGGREGATES)} == {"I:SPX", *equities}
+    # By window: one pass per symbol (and per root) over the range, not one per session.
+    assert len(fake.requests_to(ANALYTICS)) == len(specs) and fake.requests_to(OPEN_CLOSE) == []
     before = (rows_per_snapshot(db), ledger(db), chain_digest(db), count(db, "ohlcv"))
     fake.clear_requests()
 

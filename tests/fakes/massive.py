@@ -4,8 +4,11 @@ It serves the documented shapes (fact sheet /work/shared/providers/massive-api.m
 - `GET /v3/snapshot/options/{asset}`: the chain snapshot, `limit` (default 10, max 250) and
   `next_url` + opaque `cursor` pagination; index chains answer only under `I:SPX`-style assets.
 - `GET /options/v1/analytics` and `GET /options/v1/open-interest`: daily history per
-  (underlying or root, date), values that change day to day (deterministically), paginated.
+  (underlying or root, date), values that change day to day (deterministically), paginated; a
+  `date.gte`/`date.lte` range instead of one `date` answers every session of the range, ordered by
+  date (or, with `range_filter="ignored"`, acts as if the range were not there).
 - `GET /v1/open-close/{asset}/{date}`: the underlying's daily bar.
+- `GET /v2/aggs/ticker/{asset}/range/1/day/{from}/{to}`: daily bars keyed by New York midnight.
 
 It requires `Authorization: Bearer <key>` (401 otherwise), records every request, can enforce a
 requests-per-window budget (429 beyond it) and plays scripted faults.
@@ -38,7 +41,7 @@ import zlib
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -144,6 +147,8 @@ class FakeMassive:
         history_page_cap: int = 50_000,
         analytics_omit: tuple[str, ...] = (),
         open_interest_omit: tuple[str, ...] = (),
+        range_filter: str = "honoured",
+        missing_from_ranges: tuple[date, ...] = (),
     ) -> None:
         if unpublished not in ("empty", "404"):
             raise ValueError("unpublished must be 'empty' or '404'")
@@ -154,6 +159,13 @@ class FakeMassive:
         self.history_page_cap = history_page_cap
         self.analytics_omit = frozenset(analytics_omit)
         self.open_interest_omit = frozenset(open_interest_omit)
+        if range_filter not in ("honoured", "ignored"):
+            raise ValueError("range_filter must be 'honoured' or 'ignored'")
+        # "ignored": a date range is read as no date filter at all, answering the latest published
+        # session (what an API that does not know the parameter names would do).
+        self.range_filter = range_filter
+        # Sessions a range answer leaves out (a single-date request still serves them).
+        self.missing_from_ranges = frozenset(missing_from_ranges)
         self.chains: dict[str, ChainSpec] = {}
         self.rate_limited = 0
         self._faults: list[Fault] = []
@@ -377,6 +389,8 @@ class FakeMassive:
             return self._history(record, "open-interest")
         if record.path.startswith("/v1/open-close/") and len(parts) == 4:
             return self._open_close(parts[2], parts[3])
+        if record.path.startswith("/v2/aggs/ticker/") and len(parts) == 9 and parts[4:7] == ["range", "1", "day"]:
+            return self._aggregates(parts[3], parts[7], parts[8])
         return 404, self._error_body("NOT_FOUND", "message", "Not found")
 
     # ---- endpoints ----
@@ -484,17 +498,18 @@ class FakeMassive:
                 limit = min(int(record.param("limit") or HISTORY_DEFAULT_LIMIT), self.history_page_cap)
             except ValueError:
                 return 400, self._error_body("ERROR", "error", "limit must be an integer")
-        session_text = filters.get("date")
-        if session_text is None:
-            return 400, self._error_body("ERROR", "error", "this fake needs a date filter")
-        session = date.fromisoformat(session_text)
         published = self.published_through if kind == "analytics" else self.open_interest_published_through
-        if session > published or session.weekday() >= 5:
-            if self.unpublished == "404":
-                return 404, self._error_body("NOT_FOUND", "message", "Data not found.")
-            rows: list[dict[str, Any]] = []
-        else:
-            rows = self._history_rows(kind, filters, session)
+        sessions = self._requested_sessions(filters, published)
+        if isinstance(sessions, str):
+            return 400, self._error_body("ERROR", "error", sessions)
+        rows: list[dict[str, Any]] = []
+        for session in sessions:
+            if session > published or session.weekday() >= 5:
+                continue
+            rows += self._history_rows(kind, filters, session)
+        unpublished = len(sessions) == 1 and (sessions[0] > published or sessions[0].weekday() >= 5)
+        if unpublished and self.unpublished == "404":
+            return 404, self._error_body("NOT_FOUND", "message", "Data not found.")
         body: dict[str, Any] = {
             "status": "OK",
             "request_id": self._next_request_id(),
@@ -504,6 +519,49 @@ class FakeMassive:
             token = _encode_cursor({"filters": filters, "offset": offset + limit, "limit": limit})
             body["next_url"] = f"{self.base_url}/options/v1/{kind}?cursor={token}"
         return 200, body
+
+    def _requested_sessions(self, filters: Mapping[str, str], published: date) -> list[date] | str:
+        """The sessions a history query asks for, or the 400 message for a query this fake refuses."""
+        single = filters.get("date")
+        first, last = filters.get("date.gte"), filters.get("date.lte")
+        if single is not None:
+            return [date.fromisoformat(single)]
+        if first is None and last is None:
+            return "this fake needs a date filter"
+        if self.range_filter == "ignored":
+            return [published]
+        if first is None or last is None:
+            return "this fake needs both date.gte and date.lte"
+        start, end = date.fromisoformat(first), date.fromisoformat(last)
+        days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+        return [day for day in days if day not in self.missing_from_ranges]
+
+    def _aggregates(self, asset: str, first: str, last: str) -> tuple[int, Any]:
+        spec = next((spec for spec in self.chains.values() if spec.asset == asset), None)
+        try:
+            start, end = date.fromisoformat(first), date.fromisoformat(last)
+        except ValueError:
+            return 400, self._error_body("ERROR", "error", "from and to must be YYYY-MM-DD")
+        if spec is None:
+            return 200, {"status": "OK", "ticker": asset, "resultsCount": 0, "results": []}
+        bars = []
+        for offset in range((end - start).days + 1):
+            session = start + timedelta(days=offset)
+            if session > self.published_through or session.weekday() >= 5:
+                continue
+            close = self.session_close(spec.symbol, session)
+            # `t`: the bar's start, New York midnight, in Unix milliseconds (EST: UTC-5 in December).
+            midnight = datetime(session.year, session.month, session.day, 5, tzinfo=UTC)
+            bars.append({"t": int(midnight.timestamp() * 1000), "o": close - 1, "h": close + 1, "l": close - 2,
+                         "c": close, "v": 1_000_000})  # fmt: skip
+        return 200, {
+            "status": "OK",
+            "ticker": asset,
+            "adjusted": False,
+            "resultsCount": len(bars),
+            "request_id": self._next_request_id(),
+            "results": bars,
+        }
 
     def _history_rows(self, kind: str, filters: Mapping[str, str], session: date) -> list[dict[str, Any]]:
         rows = []

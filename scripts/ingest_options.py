@@ -30,6 +30,7 @@ from scripts.cli import (
     symbols_flag,
     timestamp_flag,
 )
+from scripts.lifetime import run_flow
 from settings.errors import SetupError
 from tasks.request import DEFAULT_LARGE_SYMBOLS, build_ingest_request
 
@@ -128,7 +129,7 @@ def main(
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     flow = backfill_options if in_range else ingest_options
-    state = flow(**parameters, return_state=True)
+    state = run_flow(flow, parameters)
     return exit_code(state.result(raise_on_failure=False))
 
 

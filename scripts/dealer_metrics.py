@@ -23,6 +23,7 @@ from scripts.cli import (
     non_negative_int_flag,
     symbols_flag,
 )
+from scripts.lifetime import run_flow
 from settings.errors import SetupError
 
 
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_UNUSABLE
-    state = dealer_metrics(**parameters, return_state=True)
+    state = run_flow(dealer_metrics, parameters)
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, SetupError):
         print(f"error: {summary}", file=sys.stderr)

@@ -33,6 +33,7 @@ from scripts.cli import (
     symbols_flag,
     timestamp_flag,
 )
+from scripts.lifetime import run_flow
 from settings.environment import command_line_overrides
 from settings.errors import SetupError
 from tasks.request import DEFAULT_LARGE_SYMBOLS, build_ingest_request
@@ -165,7 +166,7 @@ def main(
             return EXIT_UNUSABLE
         flow = backfill_options if args.start_date is not None else ingest_options
         with tags(*([f"run-id:{args.run_id}"] if args.run_id else [])):
-            state = flow(**parameters, return_state=True)
+            state = run_flow(flow, parameters)
     return exit_code(state.result(raise_on_failure=False))
 
 

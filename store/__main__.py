@@ -63,8 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         environment = read_environment()
         if args.command == "stop":
-            stopped = embedded.stop(environment.pgdata or embedded.DEFAULT_DATA_DIR)
-            print("embedded server stopped" if stopped else "embedded server was not running")
+            print(embedded.stop(environment.pgdata or embedded.DEFAULT_DATA_DIR).message)
             return 0
         target = resolve_target(environment.database_url, environment.pgdata)
         if args.command == "url":

@@ -1,0 +1,197 @@
+"""A command-line run's lifetime: what it starts ends with it, and SIGINT/SIGTERM end it promptly.
+
+`run_flow(flow, parameters)` is how every front calls its flow:
+
+- **Prefect's temporary server is ours.** Without `PREFECT_API_URL`, Prefect starts a temporary API
+  server (a uvicorn subprocess, `SubprocessASGIServer`) the first time anything asks for a client,
+  from whichever thread asks, and stops it only from an `atexit` hook: a SIGKILLed run left it
+  running, and a Ctrl-C delivered to the whole process group killed it under the run, whose API
+  calls then failed for a minute. We start that same server (Prefect's own instance, command and
+  settings: Prefect's code finds and reuses it) before the flow runs, from the main thread, with two
+  options added to its `Popen`: its own session, so a terminal's Ctrl-C reaches only us and we stop
+  it after reporting the run; and, on Linux, a parent-death signal (`prctl(PR_SET_PDEATHSIG,
+  SIGTERM)` in the child before it execs), so the kernel terminates it when we die, even by SIGKILL.
+  The parent-death signal follows the *thread* that started the child, which is why the main thread
+  starts it (it lives as long as the process). Options are injected rather than the command copied,
+  so the server stays exactly what Prefect's version starts.
+- **A signal ends the run at once.** The flow runs in a worker thread and the main thread only waits,
+  holding the SIGINT and SIGTERM handlers (Prefect's engine cannot install its own SIGTERM bridge
+  outside the main thread). Unwinding the flow is not an option: Prefect reports a crash only after
+  its task runner has joined every task thread, and a fetch in flight can take minutes. So on a
+  signal the main thread marks the flow run (and its unfinished task runs) Cancelled, stops the
+  temporary server, prints one `interrupted: …` line and leaves with `os._exit(128 + signal)`.
+  Symbol-days in flight need nothing: each is one transaction, and PostgreSQL rolls back a
+  transaction whose connection closes with the process.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from types import FrameType, SimpleNamespace
+from typing import TYPE_CHECKING, Any, NoReturn
+from uuid import UUID
+
+from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.states import State
+
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long reporting the interrupted run may take before the process leaves anyway.
+REPORT_TIMEOUT_SECONDS = 15.0
+SIGNAL_CHECK_SECONDS = 0.1
+_PR_SET_PDEATHSIG = 1
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM reached the main thread while a flow ran."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def run_flow(flow: Flow, parameters: Mapping[str, object]) -> State:
+    """Run `flow(**parameters)` to its final state; on SIGINT/SIGTERM, end the process (see module doc)."""
+    server = start_temporary_server()
+    outcome: list[Any] = []
+
+    def call() -> None:
+        try:
+            outcome.append(flow(**parameters, return_state=True))
+        except BaseException as exc:  # re-raised in the main thread
+            outcome.append(exc)
+
+    # The flow runs in a context of its own, which the main thread can read: the engine sets the
+    # flow run's context there, and that names the flow run to report if a signal comes.
+    context = contextvars.copy_context()
+    runner = threading.Thread(target=context.run, args=(call,), name=f"flow-{flow.name}", daemon=True)
+    with _signals_raise_interrupted():
+        try:
+            runner.start()
+            # In short waits: the kernel may hand a signal to any thread, and then only the main
+            # thread's return to Python runs the handler; a join without a timeout would not return.
+            while runner.is_alive():
+                runner.join(SIGNAL_CHECK_SECONDS)
+        except Interrupted as interrupted:
+            _end_interrupted(interrupted, _flow_run_id(context), server)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def start_temporary_server() -> SubprocessASGIServer | None:
+    """Start Prefect's temporary API server tied to this process, unless an API URL is configured."""
+    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        return None
+    from prefect.server.api import server as prefect_server
+
+    # The instance Prefect's own `get_client()` looks up and reuses (keyed by port None).
+    server = prefect_server.SubprocessASGIServer()
+    prefect_server.subprocess = SimpleNamespace(**{**vars(subprocess), "Popen": _tied_popen(os.getpid())})
+    try:
+        server.start()
+    finally:
+        prefect_server.subprocess = subprocess
+    return server
+
+
+def _tied_popen(parent_pid: int) -> Callable[..., subprocess.Popen]:
+    """`subprocess.Popen` whose child has its own session and dies with `parent_pid` (Linux)."""
+    preexec: Callable[[], None] | None = None
+    if sys.platform.startswith("linux"):
+        # Resolved before the fork: the child only calls it (nothing to import or lock there).
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+        def preexec() -> None:
+            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+            if os.getppid() != parent_pid:  # the parent died before the signal was armed
+                os._exit(1)
+
+    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen:
+        return subprocess.Popen(*args, **kwargs, start_new_session=True, preexec_fn=preexec)
+
+    return popen
+
+
+def _flow_run_id(context: contextvars.Context) -> UUID | None:
+    """The flow run under way in `context`, if one is."""
+    from prefect.context import FlowRunContext
+
+    flow_run_context = context.get(FlowRunContext.__var__)
+    flow_run = getattr(flow_run_context, "flow_run", None)
+    return flow_run.id if flow_run is not None else None
+
+
+@contextmanager
+def _signals_raise_interrupted() -> Iterator[None]:
+    def interrupt(signum: int, _frame: FrameType | None) -> NoReturn:
+        raise Interrupted(signum)
+
+    previous = {signum: signal.signal(signum, interrupt) for signum in HANDLED_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _end_interrupted(
+    interrupted: Interrupted, flow_run_id: UUID | None, server: SubprocessASGIServer | None
+) -> NoReturn:
+    """Report the run as cancelled, stop what it started, print one line, and leave."""
+    # The line below is all a user reads of the stop (Prefect logs its server's stop at INFO).
+    logging.disable(logging.INFO)
+    for signum in HANDLED_SIGNALS:
+        # A second signal while we report: leave at once.
+        signal.signal(signum, lambda _signum, _frame: os._exit(interrupted.exit_code))
+    name = signal.Signals(interrupted.signum).name
+    message = f"interrupted by {name}: symbol-days in flight were rolled back; re-run the command to complete them"
+    reported = _report_cancelled(flow_run_id, message) if flow_run_id is not None else "flow run not started"
+    if server is not None:
+        server.stop()
+    sys.stdout.flush()
+    print(f"interrupted: {name}, {reported}; symbol-days in flight were rolled back", file=sys.stderr, flush=True)
+    os._exit(interrupted.exit_code)
+
+
+def _report_cancelled(flow_run_id: UUID, message: str) -> str:
+    """Mark the flow run and its unfinished task runs Cancelled, within REPORT_TIMEOUT_SECONDS."""
+    outcome = [f"flow run {flow_run_id} could not be marked cancelled within {REPORT_TIMEOUT_SECONDS:.0f}s"]
+
+    def report() -> None:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+        from prefect.states import Cancelled
+
+        try:
+            with get_client(sync_client=True) as client:
+                task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+                for task_run in task_runs:
+                    if task_run.state is None or not task_run.state.is_final():
+                        client.set_task_run_state(task_run.id, Cancelled(message=message), force=True)
+                client.set_flow_run_state(flow_run_id, Cancelled(message=message), force=True)
+        except Exception as exc:  # the one line says so; nothing else to do on the way out
+            outcome[0] = f"flow run {flow_run_id} could not be marked cancelled: {type(exc).__name__}"
+        else:
+            outcome[0] = f"flow run {flow_run_id} marked Cancelled"
+
+    reporter = threading.Thread(target=report, name="report-interrupted", daemon=True)
+    reporter.start()
+    reporter.join(REPORT_TIMEOUT_SECONDS)
+    return outcome[0]

@@ -219,6 +219,7 @@ class FakeUnicorn:
         self._lock = threading.Lock()
         self._rate_limit: tuple[int, float, str | None] | None = None
         self._accepted: deque[float] = deque()
+        self._tradetimes: dict[tuple[FakeContract, date], str] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -305,7 +306,10 @@ class FakeUnicorn:
 
     def tradetime(self, contract: FakeContract, day: date) -> str:
         """The last day on or before `day` the contract traded (carried forward on quiet days)."""
-        return _tradetime(contract, day, self)
+        key = (contract, day)
+        if key not in self._tradetimes:
+            self._tradetimes[key] = _tradetime(contract, day, self)
+        return self._tradetimes[key]
 
     def eod_values(self, contract: FakeContract, day: date) -> dict[str, Any]:
         """The row attributes of `contract` observed on `day`."""

@@ -200,6 +200,23 @@ class UnicornProvider:
         fetch = _Fetch(self, symbol, session, large)
         return fetch.current() if session == current else fetch.past()
 
+    def estimate_api_calls(self, symbols_to_fetch: Mapping[date, int]) -> str:
+        """What fetching `symbols_to_fetch` (session → symbols not yet complete) costs at least, as
+        one line for a dry run: 10 calls per request; a current symbol-day takes 1 `/contracts`
+        request per 1,000 contracts, a past one 1 `/contracts` + 1 bulk `/eod` request per 1,000 rows,
+        plus 1 request per listed contract that did not trade in the bulk window (unknown before)."""
+        current = self.current_session()
+        current_days = sum(count for session, count in symbols_to_fetch.items() if session == current)
+        past_days = sum(count for session, count in symbols_to_fetch.items() if session != current)
+        requests = current_days + 2 * past_days
+        calls = requests * CALLS_PER_REQUEST
+        return (
+            f"api_calls_at_least={calls} requests_at_least={requests} symbol_days_past={past_days}"
+            f" symbol_days_current={current_days} (10 calls per request; plus 10 per 1,000 rows past the first"
+            f" page and per contract without a trade in the {self.bulk_window.days}-day bulk window;"
+            f" daily quota {DAILY_CALL_QUOTA:,} calls)"
+        )
+
     def eod_rows_for_sessions(self, symbol: str, sessions: Iterable[date], *, large: bool = False) -> EodRows:
         """Every `/eod` row of `symbol` observed on one of `sessions` (the hybrid route, §5 of the fact
         sheet): one bulk pull over the trailing `tradetime` window of the whole set, then each listed

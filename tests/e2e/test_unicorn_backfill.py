@@ -280,3 +280,17 @@ def test_the_api_key_flag_stands_for_the_token(db, fake, monkeypatch, capsys):
     assert all(request.param("api_token") == fake.token for request in fake.requests)
     assert rows_per_snapshot(db) == {(stamp(date(2025, 12, 15)), "AMD"): 8}
     assert fake.token not in capsys.readouterr().err
+
+
+def test_a_dry_run_prints_the_least_api_calls_of_the_run_and_asks_nothing(db, unicorn_env, caplog):
+    fake = unicorn_env
+    fake.add_chain(UnicornChain("AMD", contracts=8))
+    seed_watchlist(db, ["AMD", "IBM", "KO"])
+    caplog.set_level(logging.INFO, logger="kapman")
+
+    assert run_cli("--start-date", "2025-12-09", "--end-date", "2025-12-22", "--provider", "unicorn", "--dry-run") == 0
+
+    assert fake.requests == []
+    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("PLAN cost")]
+    # 10 past sessions x 3 symbols x (1 /contracts + 1 bulk /eod) requests x 10 calls
+    assert "api_calls_at_least=600 requests_at_least=60 symbol_days_past=30" in line

@@ -185,6 +185,11 @@ def log_plan(plan: RunPlan) -> None:
             len(plan.symbols),
             len(plan.symbols) - done,
         )
+    # A provider that bills per request says what fetching the rest would cost (e.g. unicorn).
+    estimate = getattr(provider_for(request), "estimate_api_calls", None)
+    if estimate is not None:
+        to_fetch = {session: len(plan.symbols) - plan.complete_symbols.get(session, 0) for session in plan.sessions}
+        logger.info("PLAN cost %s", estimate(to_fetch))
 
 
 def planned_summary(plan: RunPlan) -> RunSummary:

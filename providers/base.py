@@ -85,6 +85,15 @@ class SessionUnavailable(ProviderError):
     """This source cannot serve that session (not entitled, not published yet, or snapshot-only)."""
 
 
+class QuotaExhausted(SessionUnavailable):
+    """The source's request quota is spent until it resets: no session can be served before then.
+
+    A `SessionUnavailable` so that the day stops asking at once and is not retried; the provider
+    itself refuses every later fetch without a request until the reset, so the rest of the run ends
+    in one line per day and completed symbol-days stay for the re-run.
+    """
+
+
 class AuthError(ProviderError, SetupError):
     """Credentials missing or rejected: nothing will work until the user fixes them (before a run
     starts, the run is unusable; during a run, the day fails without retrying)."""

@@ -8,8 +8,11 @@ drives the attempts: every attempt (first or retry) takes a token from the share
 and a 429 blocks that budget for every thread. urllib3's `Retry` still parses `Retry-After` (both
 the seconds and the HTTP-date form).
 
-The API key only ever travels in the `Authorization` header (set by a requests auth hook, which
-requests drops when a redirect leaves the host), never in a URL. Every URL, log line and exception
+The API key travels in the `Authorization` header (set by a requests auth hook, which requests
+drops when a redirect leaves the host), or, for an API that takes it only there (EODHD's
+`api_token`), as one query parameter added by an auth hook to each request as it is sent; such a
+client follows no redirect (a 3xx is returned as an error answer), so the key goes only to the base
+URL's origin. Every URL, log line and exception
 message built here also goes through `redact`, in case a key reached a URL some other way (a
 `next_url` carrying `apiKey=`, a misconfigured base URL). `ApiClient.get` sends nothing whose URL
 would leave the base URL's scheme, host and port or carry user info, whatever path it is given.
@@ -59,7 +62,7 @@ logger = logging.getLogger("kapman.providers.http")
 # tier allows 5/min: its users set KAPMAN_MAX_REQUESTS_PER_MINUTE=5 (read by the run, see settings.environment).
 DEFAULT_REQUESTS_PER_MINUTE = 300
 REDACTED = "***"
-_API_KEY_PARAM = re.compile(r"(?i)(apikey=)[^&#\s'\"]+")
+_API_KEY_PARAM = re.compile(r"(?i)((?:apikey|api_token)=)[^&#\s'\"]+")
 _MAX_ERROR_TEXT = 300
 
 
@@ -74,10 +77,25 @@ def resolve_requests_per_minute(configured: int | None) -> int:
 
 
 def redact(text: str, secret: str | None) -> str:
-    """`text` with `secret` and any `apiKey=` query value replaced by `***`."""
+    """`text` with `secret` and any `apiKey=` or `api_token=` query value replaced by `***`."""
     if secret:
         text = text.replace(secret, REDACTED)
     return _API_KEY_PARAM.sub(rf"\g<1>{REDACTED}", text)
+
+
+class _RedactQueryKeys(logging.Filter):
+    """urllib3 logs each request line at DEBUG, query string included: a key that travels in the
+    query (`api_token=`) is redacted there before any handler sees the record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _API_KEY_PARAM.sub(rf"\g<1>{REDACTED}", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactQueryKeys())
 
 
 # The share of a request budget left unused so that jitter never tips a request over it.
@@ -252,6 +270,21 @@ class BearerAuth(AuthBase):
         return f"BearerAuth({REDACTED})"
 
 
+class QueryTokenAuth(AuthBase):
+    """Adds `<param>=<key>` to the query of each request as it is sent (never to a URL we show)."""
+
+    def __init__(self, param: str, api_key: str) -> None:
+        self._param = param
+        self._api_key = api_key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.prepare_url(request.url, {self._param: self._api_key})
+        return request
+
+    def __repr__(self) -> str:
+        return f"QueryTokenAuth({self._param}={REDACTED})"
+
+
 # The connection each thread's request in flight is using, so its watchdog can shut it down.
 _in_flight = threading.local()
 _WATCHDOG_RECHECK_S = 0.05
@@ -363,10 +396,13 @@ class _WatchedAdapter(HTTPAdapter):
         }
 
 
-def build_session(api_key: str, *, pool_size: int = 16, user_agent: str = "kapman-options") -> requests.Session:
-    """A pooled session with bearer auth and no adapter-level retries (see the module docstring)."""
+def build_session(
+    api_key: str, *, pool_size: int = 16, user_agent: str = "kapman-options", token_param: str | None = None
+) -> requests.Session:
+    """A pooled session with bearer auth (or the key as the query parameter `token_param`) and no
+    adapter-level retries (see the module docstring)."""
     session = requests.Session()
-    session.auth = BearerAuth(api_key)
+    session.auth = QueryTokenAuth(token_param, api_key) if token_param else BearerAuth(api_key)
     # Only the encodings `_Body` decodes itself, with a bounded output per step.
     session.headers.update({"Accept": "application/json", "Accept-Encoding": "gzip, deflate", "User-Agent": user_agent})
     adapter = _WatchedAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
@@ -385,6 +421,9 @@ class ApiResponse:
     body: Any
     request_id: str | None
     elapsed_ms: int
+    # An error answer's body when it is not JSON (EODHD answers 401 as plain `Unauthenticated`, a
+    # 404 as a page echoing the URL): redacted and bounded, for the provider's message.
+    text: str = ""
 
     @property
     def ok(self) -> bool:
@@ -452,7 +491,9 @@ class ApiClient:
         budget: RequestBudget | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        token_param: str | None = None,
     ) -> None:
+        """`token_param` names the query parameter that carries the key (default: a bearer header)."""
         self.settings = settings or HttpSettings()
         self.provider = provider
         self.base_url = base_url.rstrip("/")
@@ -462,7 +503,9 @@ class ApiClient:
         )
         self._sleep = sleep
         self._jitter = jitter
-        self.session = build_session(api_key, pool_size=self.settings.pool_size)
+        self.session = build_session(api_key, pool_size=self.settings.pool_size, token_param=token_param)
+        # A redirect would carry a key sent in the query to wherever it points: none is followed.
+        self._follow_redirects = token_param is None
         self._retry_after_parser = Retry()
 
     def redact(self, text: str) -> str:
@@ -577,7 +620,9 @@ class ApiClient:
         self, path: str, params: Mapping[str, Any] | None, timeout: tuple[float, float], deadline: float, shown: str
     ) -> tuple[int, Mapping[str, str], bytes]:
         """One attempt: status, headers and the whole body, read within the deadline and the size cap."""
-        response = self.session.get(self.base_url + path, params=params, timeout=timeout, stream=True)
+        response = self.session.get(
+            self.base_url + path, params=params, timeout=timeout, stream=True, allow_redirects=self._follow_redirects
+        )
         try:
             body = _Body(response, self.settings.max_response_bytes)
             chunks = []
@@ -607,12 +652,16 @@ class ApiClient:
                 ) from None
             body = None
         request_id = body.get("request_id") if isinstance(body, dict) else None
+        text = ""
+        if body is None and content and not 200 <= status < 300:
+            text = self._exception_text(content[: _MAX_ERROR_TEXT * 4].decode("utf-8", "replace"))
         return ApiResponse(
             status=status,
             url=shown,
             body=body,
             request_id=request_id if isinstance(request_id, str) else None,
             elapsed_ms=elapsed_ms,
+            text=text,
         )
 
     def _backoff(self, attempt: int) -> float:
@@ -651,7 +700,7 @@ class ApiClient:
             request_id,
         )
 
-    def _exception_text(self, exc: BaseException) -> str:
+    def _exception_text(self, exc: BaseException | str) -> str:
         """requests/urllib3 embed URLs (and could embed anything) in messages: redact and bound them."""
         text = self.redact(" ".join(str(exc).split()))
         return text if len(text) <= _MAX_ERROR_TEXT else text[: _MAX_ERROR_TEXT - 3] + "..."

@@ -72,6 +72,8 @@ def _register_builtins() -> None:
             _factories["synthetic"] = _synthetic_factory
         if "polygon" not in _factories:
             _factories["polygon"] = _polygon_factory
+        if "unicorn" not in _factories:
+            _factories["unicorn"] = _unicorn_factory
 
 
 class ProviderPluginError(SetupError, ValueError):
@@ -102,3 +104,9 @@ def _polygon_factory(settings: ProviderSettings) -> ChainProvider:
     from providers.polygon import PolygonProvider
 
     return PolygonProvider.from_settings(settings)
+
+
+def _unicorn_factory(settings: ProviderSettings) -> ChainProvider:
+    from providers.unicorn import UnicornProvider
+
+    return UnicornProvider.from_settings(settings)

@@ -109,6 +109,15 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _no_stray_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests decide their provider explicitly; a developer's shell must not change outcomes."""
-    for name in ("OPTIONS_PROVIDER", "POLYGON_API_KEY", "POLYGON_BASE_URL", "KAPMAN_MAX_REQUESTS_PER_MINUTE"):
+    for name in (
+        "OPTIONS_PROVIDER",
+        "POLYGON_API_KEY",
+        "POLYGON_BASE_URL",
+        "KAPMAN_MAX_REQUESTS_PER_MINUTE",
+        "UNICORN_API_TOKEN",
+        "UNICORN_API_KEY",
+        "EODHD_API_TOKEN",
+        "UNICORN_BASE_URL",
+    ):
         if name in os.environ:
             monkeypatch.delenv(name)

@@ -204,7 +204,7 @@ def test_dry_run_prints_the_plan_and_fetches_nothing(db, watchlist, recording, c
         ("watchlist", ["--provider", "nosuch"], "unknown provider 'nosuch'"),
         ("empty", ["--provider", "recording"], "no active symbols"),
         ("unreachable", ["--provider", "recording"], "cannot connect to postgresql://kapman:***@127.0.0.1:1/x"),
-        ("watchlist", [], "the default there is the trading system's 'unicorn'"),
+        ("watchlist", [], "unicorn needs an API token: pass --api-key or set UNICORN_API_TOKEN"),
         ("watchlist", ["--provider", "recording", "--calendar", "MOON"], "unknown calendar"),
     ],
 )

@@ -6,7 +6,7 @@ import pytest
 
 from settings.environment import read_environment
 from settings.errors import SetupError
-from tasks.request import DEFAULT_LARGE_SYMBOLS, InvalidRunConfiguration, build_ingest_request
+from tasks.request import DEFAULT_LARGE_SYMBOLS, build_ingest_request
 
 EMBEDDED = read_environment({})
 
@@ -43,10 +43,11 @@ def test_explicit_values_win_over_the_environment():
     assert (explicit.provider, explicit.max_requests_per_minute) == ("synthetic", 60)
 
 
-def test_a_named_database_needs_a_named_provider():
-    environment = read_environment({"DATABASE_URL": "postgresql://kapman@db/kapman"})
-    with pytest.raises(InvalidRunConfiguration, match="the default there is the trading system's 'unicorn'"):
-        build_ingest_request(as_of=date(2025, 12, 9), environment=environment)
+def test_a_named_database_defaults_to_the_trading_systems_unicorn_with_its_token():
+    environment = read_environment({"DATABASE_URL": "postgresql://kapman@db/kapman", "EODHD_API_TOKEN": "t0ken"})
+    request = build_ingest_request(as_of=date(2025, 12, 9), environment=environment)
+    assert (request.provider, request.api_key, request.provider_base_url) == ("unicorn", "t0ken", None)
+    assert "t0ken" not in repr(request)
 
 
 @pytest.mark.parametrize(

@@ -175,6 +175,13 @@ def log_plan(plan: RunPlan) -> None:
             plan.requests_per_day,
             by_window,
         )
+        # A provider that bills per request (unicorn: 10 API calls each) says what the run will cost.
+        calls = getattr(provider_for(request), "calls_per_request", None)
+        if calls:
+            requests = plan.requests_by_window if plan.requests_by_window is not None else plan.requests_per_day
+            logger.info(
+                "PLAN provider=%s api_calls_at_least=%d (%d per request)", request.provider, requests * calls, calls
+            )
     for session in plan.sessions:
         done = plan.complete_symbols.get(session, 0)
         logger.info(
@@ -185,11 +192,6 @@ def log_plan(plan: RunPlan) -> None:
             len(plan.symbols),
             len(plan.symbols) - done,
         )
-    # A provider that bills per request says what fetching the rest would cost (e.g. unicorn).
-    estimate = getattr(provider_for(request), "estimate_api_calls", None)
-    if estimate is not None:
-        to_fetch = {session: len(plan.symbols) - plan.complete_symbols.get(session, 0) for session in plan.sessions}
-        logger.info("PLAN cost %s", estimate(to_fetch))
 
 
 def planned_summary(plan: RunPlan) -> RunSummary:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -104,6 +104,8 @@ class UnicornProvider:
 
     name = PROVIDER_NAME
     simulated = False
+    # Every request costs this many calls of the plan's daily quota (a dry run says so).
+    calls_per_request = CALLS_PER_REQUEST
 
     def __init__(
         self,
@@ -200,22 +202,52 @@ class UnicornProvider:
         fetch = _Fetch(self, symbol, session, large)
         return fetch.current() if session == current else fetch.past()
 
-    def estimate_api_calls(self, symbols_to_fetch: Mapping[date, int]) -> str:
-        """What fetching `symbols_to_fetch` (session → symbols not yet complete) costs at least, as
-        one line for a dry run: 10 calls per request; a current symbol-day takes 1 `/contracts`
-        request per 1,000 contracts, a past one 1 `/contracts` + 1 bulk `/eod` request per 1,000 rows,
-        plus 1 request per listed contract that did not trade in the bulk window (unknown before)."""
+    def estimated_requests(self, sessions_by_symbol: Mapping[str, Sequence[date]], *, window: bool) -> int:
+        """Requests a run makes at least (each costs `calls_per_request` API calls): the current
+        session takes 1 `/contracts` page per 1,000 contracts; past sessions day by day take 1
+        `/contracts` + 1 bulk `/eod` + 1 stock close each, by window the same three once per symbol;
+        plus, unknown before, a page per 1,000 rows past the first and a request per listed contract
+        without a trade in the bulk window."""
         current = self.current_session()
-        current_days = sum(count for session, count in symbols_to_fetch.items() if session == current)
-        past_days = sum(count for session, count in symbols_to_fetch.items() if session != current)
-        requests = current_days + 2 * past_days
-        calls = requests * CALLS_PER_REQUEST
-        return (
-            f"api_calls_at_least={calls} requests_at_least={requests} symbol_days_past={past_days}"
-            f" symbol_days_current={current_days} (10 calls per request; plus 10 per 1,000 rows past the first"
-            f" page and per contract without a trade in the {self.bulk_window.days}-day bulk window;"
-            f" daily quota {DAILY_CALL_QUOTA:,} calls)"
-        )
+        total = 0
+        for sessions in sessions_by_symbol.values():
+            past = [session for session in sessions if session != current]
+            total += (len(sessions) - len(past)) + (3 if window and len(past) > 1 else 3 * len(past))
+        return total
+
+    def fetch_window(self, symbol: str, sessions: Sequence[date], *, large: bool = False) -> Iterator[ChainSnapshot]:
+        """Past `sessions` of `symbol` from one hybrid `/eod` pull over the whole set (each contract's
+        history serves every session at once) and one stock-close request; each session rebuilt from
+        the rows whose `id` names it, exactly as `fetch_chain` rebuilds a single past session."""
+        self._check_refusal()
+        current = self.current_session()
+        past = sorted(session for session in set(sessions) if session < current and self._is_session(session))
+        if len(past) < 2:
+            return iter(())
+        return self._window(symbol, past, large)
+
+    def _window(self, symbol: str, past: list[date], large: bool) -> Iterator[ChainSnapshot]:
+        spent_before = self.api_calls
+        pulled = self.eod_rows_for_sessions(symbol, past, large=large)
+        closes = self.underlying_closes(symbol, past[0], past[-1], large=large)
+        api_calls = self.api_calls - spent_before
+        for session in past:
+            contracts = pulled.by_session.get(session)
+            if not contracts:
+                continue  # not covered: that day asks for itself (and says why)
+            quotes, unusable = _quotes(contracts)
+            counts = {**pulled.counts, "dropped_unreadable": pulled.counts.get("dropped_unreadable", 0) + unusable}
+            requests = counts.pop("requests", 0)
+            dropped = sum(counts.get(name, 0) for name in ("dropped_unreadable", "dropped_mismatch"))
+            yield _Fetch(self, symbol, session, large).snapshot(
+                quotes,
+                closes.get(session),
+                source=f"EODHD Unicorn Bay {EOD_PATH} rows observed on the session (id date), by window",
+                dropped=dropped,
+                counts=counts,
+                requests=requests,
+                api_calls=api_calls,
+            )
 
     def eod_rows_for_sessions(self, symbol: str, sessions: Iterable[date], *, large: bool = False) -> EodRows:
         """Every `/eod` row of `symbol` observed on one of `sessions` (the hybrid route, §5 of the fact

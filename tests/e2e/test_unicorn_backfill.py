@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 
+import psycopg2
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -204,7 +205,10 @@ def test_an_exhausted_quota_stops_the_run_in_one_line_and_keeps_what_was_done(db
     # A symbol-day costs 1 (/contracts) + 1 (bulk /eod) + 3 (quiet contracts) options requests: the
     # quota runs out at IBM's first request of the second day.
     fake.quota_requests = 15
-    argv = ["--start-date", "2025-12-09", "--end-date", "2025-12-22", "--provider", "unicorn", "--concurrency", "1"]
+    argv = [
+        "--start-date", "2025-12-09", "--end-date", "2025-12-22", "--provider", "unicorn", "--concurrency", "1",
+        "--day-by-day",  # the quota counted per symbol-day (by window, a whole window spends it at once)
+    ]  # fmt: skip
 
     code = run_cli(*argv, *UNPACED)
 
@@ -291,6 +295,34 @@ def test_a_dry_run_prints_the_least_api_calls_of_the_run_and_asks_nothing(db, un
     assert run_cli("--start-date", "2025-12-09", "--end-date", "2025-12-22", "--provider", "unicorn", "--dry-run") == 0
 
     assert fake.requests == []
-    [line] = [record.getMessage() for record in caplog.records if record.getMessage().startswith("PLAN cost")]
-    # 10 past sessions x 3 symbols x (1 /contracts + 1 bulk /eod) requests x 10 calls
-    assert "api_calls_at_least=600 requests_at_least=60 symbol_days_past=30" in line
+    messages = [record.getMessage() for record in caplog.records]
+    [requests] = [message for message in messages if "requests_day_by_day" in message]
+    [calls] = [message for message in messages if "api_calls_at_least" in message]
+    # Day by day: 10 past sessions x 3 symbols x (/contracts + bulk /eod + stock close); by window
+    # the same three once per symbol; 10 API calls per request.
+    assert "provider=unicorn requests_day_by_day=90 requests_by_window=9" in requests
+    assert "api_calls_at_least=90 (10 per request)" in calls
+
+
+def test_by_window_a_backfill_stores_what_day_by_day_stores_for_far_fewer_requests(
+    make_database, unicorn_env, monkeypatch, capsys
+):
+    fake = unicorn_env
+    for symbol, contracts in (("AMD", 12), ("IBM", 9)):
+        fake.add_chain(UnicornChain(symbol, contracts=contracts))
+    argv = ["--start-date", "2025-12-09", "--end-date", "2025-12-22", "--provider", "unicorn", *UNPACED]
+    outcomes, spent = [], []
+    for mode in ([], ["--day-by-day"]):
+        url = make_database()
+        connection = psycopg2.connect(url)
+        seed_watchlist(connection, ["AMD", "IBM"])
+        monkeypatch.setenv("DATABASE_URL", url)
+        unregister_provider("unicorn")
+        fake.clear_requests()
+        assert run_cli(*argv, *mode) == 0
+        spent.append(len(fake.requests))
+        outcomes.append((chain_digest(connection), [row[:2] + row[3:] for row in ledger(connection)]))
+        connection.close()
+    assert capsys.readouterr().out.count("days_attempted=10 succeeded=10") == 2
+    assert outcomes[0] == outcomes[1] and len(outcomes[0][1]) == 2 * len(RANGE_SESSIONS)
+    assert spent[0] * 5 <= spent[1]  # one hybrid pull per symbol instead of one per symbol-day

@@ -103,6 +103,7 @@ def table_row(report: DayReport) -> dict[str, object]:
         "rows": report.rows_written,
         "rows_dropped": report.rows_dropped,
         "missing_fields": ",".join(report.missing_fields),
+        "estimated_close": ",".join(report.estimated_closes),
         "seconds": report.duration_seconds,
         "error": report.error or "",
     }

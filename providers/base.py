@@ -73,6 +73,8 @@ class ChainSnapshot:
     dropped_rows: int = 0
     simulated: bool = False
     notes: dict[str, str] = field(default_factory=dict)
+    # The close is an estimate (e.g. the forward implied by put-call parity), never an exact spot.
+    close_estimated: bool = False
 
 
 class ProviderError(Exception):

@@ -37,6 +37,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from markets.calendar import DEFAULT_CALENDAR, NEW_YORK, get_calendar, latest_completed_session
 from markets.occ import InvalidOccTicker, parse_occ_ticker
+from markets.parity import QuotedPair, forward_from_parity
 from providers.base import (
     QUOTE_FIELDS,
     AuthError,
@@ -241,7 +242,7 @@ class UnicornProvider:
             dropped = sum(counts.get(name, 0) for name in ("dropped_unreadable", "dropped_mismatch"))
             yield _Fetch(self, symbol, session, large).snapshot(
                 quotes,
-                closes.get(session),
+                closes.get(session) or _parity_close(quotes, session),
                 source=f"EODHD Unicorn Bay {EOD_PATH} rows observed on the session (id date), by window",
                 dropped=dropped,
                 counts=counts,
@@ -622,7 +623,7 @@ class _Fetch:
         dropped = sum(counts.get(name, 0) for name in ("dropped_unreadable", "dropped_mismatch"))
         return self.snapshot(
             quotes,
-            closes.get(self.session),
+            closes.get(self.session) or _parity_close(quotes, self.session),
             source=f"EODHD Unicorn Bay {EOD_PATH} rows observed on the session (id date)",
             dropped=dropped,
             counts=counts,
@@ -633,7 +634,7 @@ class _Fetch:
     def snapshot(
         self,
         quotes: tuple[OptionQuote, ...],
-        close: float | None,
+        close: float | EstimatedClose | None,
         *,
         source: str,
         dropped: int,
@@ -641,6 +642,17 @@ class _Fetch:
         requests: int,
         api_calls: int,
     ) -> ChainSnapshot:
+        estimated = isinstance(close, EstimatedClose)
+        if estimated:
+            close_source = (
+                f"forward from put-call parity at the strikes nearest the money (ESTIMATED: "
+                f"{STOCK_EOD_PATH.format(ticker=self.api_symbol)} not available on this plan)"
+            )
+            close = close.value
+        elif close is not None:
+            close_source = f"{STOCK_EOD_PATH.format(ticker=self.api_symbol)} close (raw, not adjusted_close)"
+        else:
+            close_source = "unavailable"
         logger.info(
             "event=chain_fetched provider=unicorn symbol=%s session=%s contracts=%d requests=%d api_calls=%d"
             " dropped=%d underlying_close=%s",
@@ -661,14 +673,11 @@ class _Fetch:
             source=source,
             missing_fields=tuple(name for name in QUOTE_FIELDS if all(getattr(q, name) is None for q in quotes)),
             dropped_rows=dropped,
+            close_estimated=estimated,
             notes={
                 "requests": str(requests),
                 "api_calls": str(api_calls),
-                "underlying_close_source": (
-                    f"{STOCK_EOD_PATH.format(ticker=self.api_symbol)} close (raw, not adjusted_close)"
-                    if close is not None
-                    else "unavailable"
-                ),
+                "underlying_close_source": close_source,
                 **{name: str(count) for name, count in counts.items() if count},
             },
         )
@@ -836,6 +845,30 @@ def _quote(contract: str, attributes: Mapping[str, Any]) -> OptionQuote | None:
 
 
 # ---- value readers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EstimatedClose:
+    """An underlying price that is an estimate, never to be stored or used as an exact close."""
+
+    value: float
+
+
+def _parity_close(quotes: tuple[OptionQuote, ...], session: date) -> EstimatedClose | None:
+    """The forward implied by the chain's own mid prices (the plan has no stock prices)."""
+    mids: dict[tuple[date, Decimal], dict[str, float]] = {}
+    for option in quotes:
+        if option.bid is not None and option.ask is not None and 0 < option.bid <= option.ask:
+            mids.setdefault((option.expiration_date, option.strike_price), {})[option.option_type] = (
+                option.bid + option.ask
+            ) / 2
+    pairs = [
+        QuotedPair(expiration, strike, sides["C"], sides["P"])
+        for (expiration, strike), sides in mids.items()
+        if "C" in sides and "P" in sides
+    ]
+    forward = forward_from_parity(pairs, session)
+    return EstimatedClose(forward) if forward is not None else None
 
 
 def _query(params: Mapping[str, str]) -> str:

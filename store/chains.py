@@ -57,6 +57,8 @@ class SymbolDayRows:
     rows: Sequence[ChainRow]
     # As the provider that wrote it declared; recorded in the ledger with the rows.
     simulated: bool = False
+    # An estimated close is kept in the ledger only (flagged), never written to `ohlcv` as a close.
+    close_estimated: bool = False
 
 
 @dataclass(frozen=True)
@@ -187,8 +189,8 @@ def _lock_symbol_day(cursor: psycopg2.extensions.cursor, ticker_id: str, snapsho
 
 
 _LEDGER_INSERT = (
-    "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close, simulated) "
-    "VALUES (%(time)s, %(ticker_id)s, %(provider)s, %(contracts)s, %(close)s, %(simulated)s)"
+    "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close, simulated, close_estimated) "
+    "VALUES (%(time)s, %(ticker_id)s, %(provider)s, %(contracts)s, %(close)s, %(simulated)s, %(close_estimated)s)"
 )
 _CLOSE_INSERT = (
     "INSERT INTO ohlcv (ticker_id, date, close) VALUES (%(ticker_id)s, %(session)s, %(close)s) "
@@ -230,7 +232,8 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
                 rows_written = _merge_via_staging(cursor, symbol_day)
 
         # The ledger row and the underlying close, in one round trip.
-        statements = [_LEDGER_INSERT] + ([close_insert] if symbol_day.underlying_close is not None else [])
+        exact_close = symbol_day.underlying_close is not None and not symbol_day.close_estimated
+        statements = [_LEDGER_INSERT] + ([close_insert] if exact_close else [])
         cursor.execute(
             "; ".join(statements),
             {
@@ -241,6 +244,7 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
                 "close": symbol_day.underlying_close,
                 "session": symbol_day.session,
                 "simulated": symbol_day.simulated,
+                "close_estimated": symbol_day.close_estimated,
             },
         )
     return WriteOutcome(rows_written=rows_written, already_complete=False)
@@ -281,6 +285,8 @@ class LedgerEntry:
     provider: str
     contracts: int
     simulated: bool
+    underlying_close: float | None = None
+    close_estimated: bool = False
 
 
 def ledger_entries(
@@ -293,7 +299,8 @@ def ledger_entries(
         return {}
     with transaction(connection) as cursor:
         cursor.execute(
-            "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated FROM chain_snapshots cs "
+            "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated, cs.underlying_close::float8, "
+            "cs.close_estimated FROM chain_snapshots cs "
             "JOIN tickers t ON t.id = cs.ticker_id "
             "WHERE cs.time = ANY(%s::timestamptz[]) AND t.symbol = ANY(%s::varchar[])",
             (list(snapshot_times), list(symbols)),

@@ -90,7 +90,8 @@ def complete_snapshots(
     """Which of `snapshot_times` have a complete symbol-day in the ledger, with its ledger entry."""
     with transaction(connection) as cursor:
         cursor.execute(
-            "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated FROM chain_snapshots cs "
+            "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated, cs.underlying_close::float8, "
+            "cs.close_estimated FROM chain_snapshots cs "
             "JOIN tickers t ON t.id = cs.ticker_id WHERE cs.ticker_id = %s AND cs.time = ANY(%s::timestamptz[])",
             (ticker_id, list(snapshot_times)),
         )

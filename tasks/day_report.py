@@ -41,6 +41,8 @@ class DayReport:
     error: str | None = None
     failures: tuple[SymbolFailure, ...] = ()
     missing_fields: tuple[str, ...] = ()
+    # Symbols stored with an estimated underlying close (flagged in the ledger, LIMITED at best).
+    estimated_closes: tuple[str, ...] = ()
     simulated: bool = False
     retryable: bool = False
 
@@ -76,4 +78,5 @@ def combine_attempts(earlier: DayReport, latest: DayReport) -> DayReport:
         rows_dropped=earlier.rows_dropped + latest.rows_dropped,
         duration_seconds=round(earlier.duration_seconds + latest.duration_seconds, 3),
         missing_fields=tuple(sorted({*earlier.missing_fields, *latest.missing_fields})),
+        estimated_closes=tuple(sorted({*earlier.estimated_closes, *latest.estimated_closes})),
     )

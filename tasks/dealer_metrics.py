@@ -133,12 +133,23 @@ def run_dealer_metrics(
     complete = [session for session in needed if times[session] in ledger]
     chains = load_chain_columns(connection, ticker_id, [times[session] for session in complete])
     spots = session_closes(connection, ticker_id, complete)
+    # Where the source had no close, an estimate recorded with the day stands in, flagged.
+    estimated = {
+        session
+        for session in complete
+        if session not in spots and ledger[times[session]].close_estimated and ledger[times[session]].underlying_close
+    }
+    spots.update({session: ledger[times[session]].underlying_close for session in estimated})
 
     snapshots: dict[date, SnapshotMetrics] = {}
     for session in complete:
         columns = chains.get(times[session])
         chain = _chain_arrays(columns, session) if columns is not None else ChainArrays.empty()
-        snapshots[session] = compute_snapshot_metrics(chain, spots.get(session), config)
+        snapshot = compute_snapshot_metrics(chain, spots.get(session), config)
+        if session in estimated and snapshot.status == SnapshotStatus.FULL:
+            # An estimated spot is never silently exact: LIMITED at best.
+            snapshot = replace(snapshot, status=SnapshotStatus.LIMITED, status_reason="estimated_spot")
+        snapshots[session] = snapshot
 
     results = []
     for session in sessions:
@@ -154,6 +165,7 @@ def run_dealer_metrics(
                     ledger,
                     times,
                     lookback_sessions,
+                    spot_estimated=session in estimated,
                 )
             )
         except Exception as exc:  # a bad ticker-day is reported; the batch goes on
@@ -172,6 +184,8 @@ def _one_day(
     ledger: dict,
     times: dict,
     lookback_sessions: int,
+    *,
+    spot_estimated: bool = False,
 ) -> TickerDayMetrics:
     today = snapshots.get(session) or _missing_chain(session)
     missing = [prior for prior in prior_sessions if prior not in snapshots]
@@ -194,6 +208,7 @@ def _one_day(
         "session": session.isoformat(),
         "provider": entry.provider if entry else None,
         "simulated": bool(entry and entry.simulated),
+        "spot_estimated": spot_estimated,
         "lookback_sessions": lookback_sessions,
         "history_status": str(history_status),
         "missing_sessions": [day.isoformat() for day in missing],

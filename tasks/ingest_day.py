@@ -46,6 +46,8 @@ class _Progress:
     dropped: int = 0
     failures: list[SymbolFailure] = field(default_factory=list)
     missing_fields: set[str] = field(default_factory=set)
+    # Symbols written with an estimated close (the source had no price for the underlying).
+    estimated_closes: set[str] = field(default_factory=set)
 
     def finished_symbol(self) -> None:
         self.done += 1
@@ -160,6 +162,7 @@ def _ingest(
         error=first_error,
         failures=tuple(progress.failures),
         missing_fields=tuple(sorted(progress.missing_fields)),
+        estimated_closes=tuple(sorted(progress.estimated_closes)),
         retryable=any(failure.retryable for failure in progress.failures),
     )
 
@@ -262,6 +265,7 @@ def _handle_result(
                 rows=validated.rows,
                 # A simulated provider's data is simulated whatever a snapshot says.
                 simulated=snapshot.simulated or provider_simulated,
+                close_estimated=snapshot.close_estimated,
             ),
         )
     except Exception as exc:
@@ -278,6 +282,15 @@ def _handle_result(
         progress.rows += outcome.rows_written
     progress.dropped += validated.dropped_total
     progress.missing_fields.update(snapshot.missing_fields)
+    if snapshot.close_estimated and not outcome.already_complete:
+        progress.estimated_closes.add(symbol)
+        logger.warning(
+            "estimated close session=%s symbol=%s close=%s (%s): stored flagged, never as an exact spot",
+            session.isoformat(),
+            symbol,
+            snapshot.underlying_close,
+            snapshot.notes.get("underlying_close_source", "estimated"),
+        )
     if validated.dropped_total:
         logger.info("rows dropped session=%s symbol=%s dropped=%s", session.isoformat(), symbol, validated.dropped)
     progress.finished_symbol()

@@ -1,6 +1,7 @@
 """Dealer metrics over stored chains: history strictness, INVALID cases, idempotence."""
 
 import logging
+from dataclasses import replace
 from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -96,3 +97,29 @@ def test_rerun_writes_the_same_json(db, database_url, watchlist):
     second = [stored_metrics(db, "SPY", session) for session in SESSIONS[-2:]]
     assert [row[0] for row in first] == [row[0] for row in second]
     assert [row[2] for row in first] == [row[2] for row in second]  # untouched: nothing changed
+
+
+class EstimatedCloseProvider(TinyChainProvider):
+    """The tiny chain with a close its source could only estimate (as unicorn without stock prices)."""
+
+    def fetch_chain(self, symbol, session, *, large=False):  # noqa: ANN001, ANN201
+        return replace(super().fetch_chain(symbol, session, large=large), close_estimated=True)
+
+
+def test_an_estimated_close_is_kept_flagged_out_of_ohlcv_and_makes_the_day_limited_at_best(db, database_url, watchlist):
+    reports = [
+        run_day(session, day_request("tiny", symbols=("SPY",)), EstimatedCloseProvider(), database_url)
+        for session in SESSIONS
+    ]
+    assert {report.estimated_closes for report in reports} == {("SPY",)}  # the day's report says so
+    with db, db.cursor() as cursor:
+        cursor.execute("SELECT count(*), bool_and(close_estimated), count(underlying_close) FROM chain_snapshots")
+        assert cursor.fetchone() == (len(SESSIONS), True, len(SESSIONS))
+        cursor.execute("SELECT count(*) FROM ohlcv")
+        assert cursor.fetchone() == (0,)  # never written as the session's close
+
+    [result] = run_dealer_metrics(db, "SPY", [TARGET], lookback_sessions=5)
+
+    assert (result.status, result.status_reason, result.history_status) == ("LIMITED", "estimated_spot", "COMPLETE")
+    metrics = stored_metrics(db, "SPY", TARGET)[0]
+    assert metrics["spot_estimated"] is True and metrics["gex_net"] is not None

@@ -30,6 +30,7 @@ def test_migrations_are_idempotent(db):
             "0001_core_tables",
             "0002_ledger_simulated",
             "0003_daily_snapshot_identity",
+            "0004_estimated_close",
         ]
 
 

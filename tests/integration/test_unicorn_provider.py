@@ -278,14 +278,26 @@ def test_sessions_not_closed_or_not_trading_days_are_refused_without_a_request(f
     assert fake.requests == []
 
 
-def test_the_close_is_missing_not_guessed_when_the_stock_endpoint_is_not_entitled(provider_for):
+def test_without_the_stock_endpoint_the_close_is_estimated_by_parity_and_flagged(provider_for):
     with FakeUnicorn(stock_eod_status=403) as fake:
-        fake.add_chain(UnicornChain("AAPL", contracts=8))
+        fake.add_chain(UnicornChain("AAPL", contracts=40))
 
         chain = provider_for(fake).fetch_chain("AAPL", PAST)
 
-        assert chain.underlying_close is None and chain.notes["underlying_close_source"] == "unavailable"
-        assert len(chain.quotes) == 8
+        # The fake's mids keep put-call parity around its spot; bid/ask are rounded to cents.
+        assert chain.close_estimated and abs(chain.underlying_close - fake.spot("AAPL", PAST)) <= 0.01
+        assert "ESTIMATED" in chain.notes["underlying_close_source"]
+        assert len(chain.quotes) == 40
+
+
+def test_a_chain_too_thin_for_parity_leaves_the_close_missing_not_guessed(provider_for):
+    with FakeUnicorn(stock_eod_status=403) as fake:
+        fake.add_chain(UnicornChain("AAPL", contracts=2))
+
+        chain = provider_for(fake).fetch_chain("AAPL", PAST)
+
+        assert chain.underlying_close is None and not chain.close_estimated
+        assert chain.notes["underlying_close_source"] == "unavailable"
 
 
 # ---- cost control and errors ----------------------------------------------------------------------------

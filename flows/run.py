@@ -291,13 +291,36 @@ def run_sessions(plan: RunPlan, *, artifact_prefix: str = "options-ingest") -> l
     for report in reports.values() if emit_day else ():
         emit_day(report)
     progress = _DayProgress(artifact_prefix, total=len(plan.sessions), finished=len(reports))
+    stopped: DayReport | None = None
     with day_submitter(plan) as submit:
-        for session, future in _in_flight(to_run, submit, width=plan.request.max_parallel_days):
+        flights = _in_flight(to_run, submit, width=plan.request.max_parallel_days, stop=lambda: stopped is not None)
+        for session, future in flights:
             reports[session] = _final_report(future, session, plan)
+            if reports[session].stop_run and stopped is None:
+                stopped = reports[session]
+                logger.error("RUN STOPPED at session=%s: %s", session.isoformat(), stopped.error)
             if emit_day:
                 emit_day(reports[session])
             progress.update(len(reports))
+    for session in plan.sessions:
+        if session not in reports and stopped is not None:
+            reports[session] = _not_attempted(session, plan, stopped)
+            if emit_day:
+                emit_day(reports[session])
     return [reports[session] for session in plan.sessions]
+
+
+def _not_attempted(session: date, plan: RunPlan, stopped: DayReport) -> DayReport:
+    """A day the run did not start because the source refused the run itself (e.g. quota spent)."""
+    return DayReport(
+        session=session,
+        snapshot_time=plan.request.snapshot_time_for(session),
+        status=DayStatus.FAILED,
+        provider=plan.request.provider,
+        symbols_total=len(plan.symbols),
+        symbols_failed=len(plan.symbols),
+        error=f"not attempted: {stopped.error}",
+    )
 
 
 @contextmanager
@@ -374,13 +397,16 @@ def _final_report(future: PrefectFuture, session: date, plan: RunPlan) -> DayRep
     )
 
 
-def _in_flight(sessions: list[date], submit: DaySubmitter, *, width: int) -> Iterator[tuple[date, PrefectFuture]]:
-    """Keep up to `width` days running; yield each (session, future) as it finishes."""
+def _in_flight(
+    sessions: list[date], submit: DaySubmitter, *, width: int, stop: Callable[[], bool] = lambda: False
+) -> Iterator[tuple[date, PrefectFuture]]:
+    """Keep up to `width` days running; yield each (session, future) as it finishes; start no new
+    day once `stop()` says so (the days in flight still finish)."""
     waiting = list(sessions)
     running: dict[PrefectFuture, date] = {}
     finished: queue.SimpleQueue[PrefectFuture] = queue.SimpleQueue()
-    while waiting or running:
-        while waiting and len(running) < width:
+    while (waiting and not stop()) or running:
+        while waiting and len(running) < width and not stop():
             session = waiting.pop(0)
             future = submit(session)
             running[future] = session

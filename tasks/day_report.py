@@ -43,6 +43,9 @@ class DayReport:
     missing_fields: tuple[str, ...] = ()
     # Symbols stored with an estimated underlying close (flagged in the ledger, LIMITED at best).
     estimated_closes: tuple[str, ...] = ()
+    # The source refused the run itself (quota spent, credentials rejected): no later day can do
+    # better, so the run stops starting days.
+    stop_run: bool = False
     simulated: bool = False
     retryable: bool = False
 

@@ -18,7 +18,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as prefect_task_run
 
-from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, SessionUnavailable
+from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, QuotaExhausted, SessionUnavailable
 from store.chains import SymbolDayRows, ledger_entries, write_symbol_day
 from store.connection import DatabaseTarget, DatabaseUnavailable, ReconnectingConnection
 from store.tickers import ensure_tickers
@@ -48,6 +48,7 @@ class _Progress:
     missing_fields: set[str] = field(default_factory=set)
     # Symbols written with an estimated close (the source had no price for the underlying).
     estimated_closes: set[str] = field(default_factory=set)
+    stop_run: bool = False
 
     def finished_symbol(self) -> None:
         self.done += 1
@@ -163,6 +164,7 @@ def _ingest(
         failures=tuple(progress.failures),
         missing_fields=tuple(sorted(progress.missing_fields)),
         estimated_closes=tuple(sorted(progress.estimated_closes)),
+        stop_run=progress.stop_run,
         retryable=any(failure.retryable for failure in progress.failures),
     )
 
@@ -212,6 +214,8 @@ def _fetch_and_write(
                     # The source refused the session (or us): every other symbol would fail the
                     # same way, so stop asking instead of spending the request budget on refusals.
                     day_error = str(error)
+                    # A spent quota (or rejected credentials) ends the run, not only this day.
+                    progress.stop_run = isinstance(error, (QuotaExhausted, AuthError))
         for lane in lanes:
             for symbol in lane.waiting:
                 progress.failures.append(SymbolFailure(symbol, f"not attempted: {day_error}", retryable=False))

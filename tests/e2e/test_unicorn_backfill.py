@@ -222,6 +222,8 @@ def test_an_exhausted_quota_stops_the_run_in_one_line_and_keeps_what_was_done(db
     errors = [row["error"] for row in table if row["status"] in ("failed", "partial")]
     assert len(errors) == 9 and all("\n" not in error for error in errors)
     assert all("quota is exhausted" in error and "resets at 19:01 GMT+0000" in error for error in errors)
+    # The run stopped starting days at the refusal: the later days were never attempted.
+    assert sum(error.startswith("not attempted: ") for error in errors) == 8
     assert [entry[0] for entry in ledger(db)] == ["AMD", "IBM", "AMD"]  # completed symbol-days kept
     assert count(db, "options_chains") == 12 * 3
 

@@ -822,3 +822,39 @@ def _leaves_origin(base_url: str, url: str) -> str:
     if (split_target.hostname, split_ports[1]) != (split_base.hostname, split_ports[0]):
         return "changes the host or port"
     return ""
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def next_page_path(next_url: str, base_url: str, *, drop_params: tuple[str, ...] = ()) -> str:
+    """A response's next-page link as a path and query to send to `base_url`; `ValueError` saying
+    why when it would leave the base URL's own scheme, host and port (a response never decides where
+    the key goes). Absolute links must name exactly the base URL's origin; relative ones must be a
+    path from the root. Blanks and control characters are refused outright: URL parsers disagree on
+    them (urllib.parse silently drops a newline or a tab, a server may not). Query parameters named
+    in `drop_params` (credentials the client adds itself) are removed.
+    """
+    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in next_url):
+        raise ValueError("holds blanks or control characters")
+    if "\\" in next_url:
+        raise ValueError("holds a backslash (read as a slash by some URL parsers)")
+    parts = urlsplit(next_url)
+    if parts.scheme or parts.netloc:
+        base = urlsplit(base_url)
+        if "@" in parts.netloc:
+            raise ValueError("carries user info")
+        if parts.scheme.lower() != base.scheme.lower():
+            raise ValueError(f"names another scheme ({parts.scheme or 'none'!r})")
+        try:
+            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+        except ValueError:
+            raise ValueError("has an unreadable port") from None
+        base_port = base.port or _DEFAULT_PORTS.get(base.scheme.lower())
+        if (parts.hostname or "", port) != (base.hostname or "", base_port):
+            raise ValueError("names another host or port")
+    if not parts.path.startswith("/") or parts.path.startswith("//"):
+        raise ValueError("has a path that does not start with a single '/'")
+    dropped = {name.lower() for name in drop_params}
+    kept = [part for part in parts.query.split("&") if part and part.split("=", 1)[0].lower() not in dropped]
+    return parts.path + ("?" + "&".join(kept) if kept else "")

@@ -38,7 +38,7 @@ from providers.base import (
     SymbolNotFound,
     WindowNotServed,
 )
-from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget
+from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path
 from providers.window import ASSUMED_SLICE_SESSIONS
 from settings.environment import POLYGON_API_KEY
 
@@ -277,7 +277,7 @@ class _Request:
             if not isinstance(next_url, str):
                 raise self.malformed("answered a next_url that is not text")
             try:
-                next_path = _next_page_path(next_url, self.http.base_url)
+                next_path = next_page_path(next_url, self.http.base_url, drop_params=("apiKey",))
             except ValueError as refused:
                 shown = self.http.redact(repr(next_url[:120]))
                 raise self.malformed(
@@ -329,41 +329,6 @@ class _Request:
         return MalformedResponse(
             f"polygon {self.endpoint} for {self.symbol} session {self.session.isoformat()} {problem}"
         )
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _next_page_path(next_url: str, base_url: str) -> str:
-    """The path and query of `next_url`, to be sent to `base_url`; `ValueError` saying why when
-    next_url would not resolve to the base URL's own scheme, host and port.
-
-    Absolute next_urls must name exactly the base URL's origin; relative ones must be a path from
-    the root. Blanks and control characters are refused outright: URL parsers disagree on them
-    (urllib.parse silently drops a newline or a tab, a server may not).
-    """
-    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in next_url):
-        raise ValueError("holds blanks or control characters")
-    if "\\" in next_url:
-        raise ValueError("holds a backslash (read as a slash by some URL parsers)")
-    parts = urlsplit(next_url)
-    if parts.scheme or parts.netloc:
-        base = urlsplit(base_url)
-        if "@" in parts.netloc:
-            raise ValueError("carries user info")
-        if parts.scheme.lower() != base.scheme.lower():
-            raise ValueError(f"names another scheme ({parts.scheme or 'none'!r})")
-        try:
-            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
-        except ValueError:
-            raise ValueError("has an unreadable port") from None
-        base_port = base.port or _DEFAULT_PORTS.get(base.scheme.lower())
-        if (parts.hostname or "", port) != (base.hostname or "", base_port):
-            raise ValueError("names another host or port")
-    if not parts.path.startswith("/") or parts.path.startswith("//"):
-        raise ValueError("has a path that does not start with a single '/'")
-    kept = [part for part in parts.query.split("&") if part and part.split("=", 1)[0].lower() != "apikey"]
-    return parts.path + ("?" + "&".join(kept) if kept else "")
 
 
 def _cursor_of(path: str) -> str:

@@ -50,7 +50,7 @@ from providers.base import (
     QuotaExhausted,
     SessionUnavailable,
 )
-from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget
+from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path
 from settings.environment import UNICORN_API_KEYS
 
 logger = logging.getLogger("kapman.providers.unicorn")
@@ -377,7 +377,7 @@ class _Call:
             if not isinstance(next_link, str):
                 raise self.malformed("answered a links.next that is not text")
             try:
-                target = _next_page_target(next_link, self.http.base_url)
+                target = next_page_path(next_link, self.http.base_url, drop_params=(TOKEN_PARAM,))
             except ValueError as refused:
                 shown = self.http.redact(repr(next_link[:160]))
                 raise self.malformed(
@@ -876,36 +876,6 @@ def _query(params: Mapping[str, str]) -> str:
     requests) percent-encodes them on the wire whatever we write: that is how the trading system's
     requests-based client sends them, and it gets filtered answers live (fact sheet §10)."""
     return "&".join(f"{name}={quote(str(value), safe='-._~:,')}" for name, value in params.items())
-
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def _next_page_target(next_url: str, base_url: str) -> str:
-    """`links.next` as a path and query on `base_url`, without any `api_token` (added back to every
-    request by the client); `ValueError` saying why when it would leave the base URL's origin."""
-    if any(character.isspace() or ord(character) < 32 or ord(character) == 127 for character in next_url):
-        raise ValueError("holds blanks or control characters")
-    if "\\" in next_url:
-        raise ValueError("holds a backslash (read as a slash by some URL parsers)")
-    parts = urlsplit(next_url)
-    if parts.scheme or parts.netloc:
-        base = urlsplit(base_url)
-        if "@" in parts.netloc:
-            raise ValueError("carries user info")
-        if parts.scheme.lower() != base.scheme.lower():
-            raise ValueError(f"names another scheme ({parts.scheme or 'none'!r})")
-        try:
-            port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
-        except ValueError:
-            raise ValueError("has an unreadable port") from None
-        base_port = base.port or _DEFAULT_PORTS.get(base.scheme.lower())
-        if (parts.hostname or "", port) != (base.hostname or "", base_port):
-            raise ValueError("names another host or port")
-    if not parts.path.startswith("/") or parts.path.startswith("//"):
-        raise ValueError("has a path that does not start with a single '/'")
-    kept = [part for part in parts.query.split("&") if part and part.split("=", 1)[0].lower() != TOKEN_PARAM]
-    return parts.path + ("?" + "&".join(kept) if kept else "")
 
 
 def _offset_of(target: str, otherwise: int) -> int:

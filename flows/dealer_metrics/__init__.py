@@ -14,6 +14,7 @@ from pathlib import Path
 
 from prefect import flow, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 
 from flows.opened import OpenOnce
 from flows.params import AtLeastZero, CalendarName, OptionalSessionDate, Symbols
@@ -169,7 +170,17 @@ def metrics_row(row: TickerDayMetrics) -> dict[str, object]:
     }
 
 
-@flow(name="dealer-metrics")
+def run_name() -> str:
+    """`dealer-<first>-<last>` (one session: `dealer-<session>`; none given: the latest completed)."""
+    parameters = flow_run.parameters
+    first = parameters.get("start_date") or parameters.get("as_of")
+    last = parameters.get("end_date") or first
+    if first is None:
+        first = last = latest_completed_session(get_calendar(parameters.get("calendar") or DEFAULT_CALENDAR))
+    return f"dealer-{first}" if first == last else f"dealer-{first}-{last}"
+
+
+@flow(name="dealer-metrics", flow_run_name=run_name)
 def dealer_metrics(
     as_of: OptionalSessionDate = None,
     start_date: OptionalSessionDate = None,

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from prefect.client.orchestration import get_client
 
 from flows.backfill import backfill_options
 from flows.dealer_metrics import dealer_metrics
@@ -60,3 +61,11 @@ def test_rerunning_metrics_writes_the_same_json(backfilled):
     assert len(first) == 5 * len(SYMBOLS)
     dealer_metrics(start_date=date(2025, 12, 16), end_date=date(2025, 12, 22))
     assert metrics_json(backfilled) == first
+
+
+def test_a_dealer_run_is_named_by_the_sessions_it_computes(backfilled):
+    state = dealer_metrics(start_date=date(2025, 12, 16), end_date=date(2025, 12, 22), return_state=True)
+    single = dealer_metrics(as_of=date(2025, 12, 22), return_state=True)
+    with get_client(sync_client=True) as client:
+        names = [client.read_flow_run(run.state_details.flow_run_id).name for run in (state, single)]
+    assert names == ["dealer-2025-12-16-2025-12-22", "dealer-2025-12-22"]

@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 import queue
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -35,6 +36,7 @@ from prefect.artifacts import (
 from prefect.client.orchestration import get_client
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
+from prefect.states import Completed, State
 
 from flows.opened import OpenOnce
 from flows.reporting import RunSummary, day_json_line, render_markdown, summarize, table_row
@@ -264,6 +266,20 @@ def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
     return summary
 
 
+def final_state(summary: RunSummary) -> RunSummary | State:
+    """What a flow returns: the summary, or, when days failed or were partial (but not all: that
+    raised), a Completed state named "Partial" carrying it, so the run list shows it at a glance."""
+    unfinished = summary.failed_sessions
+    if not unfinished:
+        return summary
+    shown = ", ".join(day.isoformat() for day in unfinished[:10]) + (" …" if len(unfinished) > 10 else "")
+    return Completed(
+        data=summary,
+        name="Partial",
+        message=f"{len(unfinished)} of {summary.days_attempted} days failed or partial: {shown}",
+    )
+
+
 def publish(summary: RunSummary, artifact_prefix: str) -> None:
     """Table artifact (one row per session) and markdown summary, under stable keys."""
     create_table_artifact(
@@ -301,7 +317,7 @@ def run_sessions(plan: RunPlan, *, artifact_prefix: str = "options-ingest") -> l
                 logger.error("RUN STOPPED at session=%s: %s", session.isoformat(), stopped.error)
             if emit_day:
                 emit_day(reports[session])
-            progress.update(len(reports))
+            progress.update(reports)
     for session in plan.sessions:
         if session not in reports and stopped is not None:
             reports[session] = _not_attempted(session, plan, stopped)
@@ -426,9 +442,15 @@ class _DayProgress:
             description="Sessions finished, in percent",
         )
 
-    def update(self, finished: int) -> None:
+    def update(self, reports: Mapping[date, DayReport]) -> None:
         if self.artifact_id is not None:
-            update_progress_artifact(self.artifact_id, progress=self._percent(finished))
+            counts = Counter(str(report.status) for report in reports.values())
+            said = ", ".join(f"{counts[status]} {status}" for status in DayStatus if counts[str(status)])
+            update_progress_artifact(
+                self.artifact_id,
+                progress=self._percent(len(reports)),
+                description=f"Sessions finished: {len(reports)} of {self.total} ({said})",
+            )
 
     def _percent(self, finished: int) -> float:
         return 100.0 * finished / self.total if self.total else 100.0

@@ -11,6 +11,7 @@ import logging
 
 from prefect import flow
 from prefect.runtime import flow_run
+from prefect.states import State
 
 from flows.params import (
     AtLeastOne,
@@ -24,7 +25,7 @@ from flows.params import (
     Symbols,
 )
 from flows.reporting import RunSummary
-from flows.run import labelled_log_lines, log_plan, open_run, planned_summary, run_plan
+from flows.run import final_state, labelled_log_lines, log_plan, open_run, planned_summary, run_plan
 from markets.calendar import DEFAULT_CALENDAR
 from tasks.request import IngestRequest, build_ingest_request
 
@@ -58,7 +59,7 @@ def backfill_options(
     run_id: RunId = None,
     emit_summary: bool = False,
     fetch_by_window: bool = True,
-) -> RunSummary:
+) -> RunSummary | State:
     """Ingest every session of [start_date, end_date]; returns the run summary.
 
     `dask_address` runs the days on a Dask cluster (`local`: a temporary one in this process);
@@ -92,7 +93,7 @@ def backfill_options(
         return _backfill(request)
 
 
-def _backfill(request: IngestRequest) -> RunSummary:
+def _backfill(request: IngestRequest) -> RunSummary | State:
     start_date, end_date, calendar = request.start_date, request.end_date, request.calendar
     logger.info(
         "RANGE start=%s end=%s calendar=%s sessions=%d",
@@ -112,4 +113,4 @@ def _backfill(request: IngestRequest) -> RunSummary:
     if request.dry_run:
         log_plan(plan)
         return planned_summary(plan)
-    return run_plan(plan, artifact_prefix="options-backfill")
+    return final_state(run_plan(plan, artifact_prefix="options-backfill"))

@@ -10,6 +10,7 @@ import logging
 
 from prefect import flow
 from prefect.runtime import flow_run
+from prefect.states import State
 
 from flows.params import (
     AtLeastOne,
@@ -24,7 +25,7 @@ from flows.params import (
     Symbols,
 )
 from flows.reporting import RunSummary
-from flows.run import labelled_log_lines, log_plan, open_run, planned_summary, run_plan
+from flows.run import final_state, labelled_log_lines, log_plan, open_run, planned_summary, run_plan
 from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_session
 from tasks.request import IngestRequest, build_ingest_request
 
@@ -56,7 +57,7 @@ def ingest_options(
     shared_rate_limit: str | None = None,
     run_id: RunId = None,
     emit_summary: bool = False,
-) -> RunSummary:
+) -> RunSummary | State:
     """Ingest one session's chains for the active watchlist; returns the run summary.
 
     `shared_rate_limit` names a Prefect global concurrency limit every provider request also takes a
@@ -82,11 +83,11 @@ def ingest_options(
         return _ingest(request)
 
 
-def _ingest(request: IngestRequest) -> RunSummary:
+def _ingest(request: IngestRequest) -> RunSummary | State:
     if not request.sessions:
         logger.warning("%s is not a %s session: nothing to ingest", request.start_date.isoformat(), request.calendar)
     plan = open_run(request)
     if request.dry_run:
         log_plan(plan)
         return planned_summary(plan)
-    return run_plan(plan, artifact_prefix="options-ingest")
+    return final_state(run_plan(plan, artifact_prefix="options-ingest"))

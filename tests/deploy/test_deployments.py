@@ -110,6 +110,8 @@ def test_a_failed_day_leaves_the_run_completed_with_its_error_and_a_rerun_comman
             env={"DATABASE_URL": url, "POLYGON_BASE_URL": fake.base_url, "POLYGON_API_KEY": fake.api_key},
         )
     assert flow_run["state_type"] == "COMPLETED", flow_run["state"]
+    # ... under its own name, so the run list shows it; the message names the day to re-run.
+    assert flow_run["state"]["name"] == "Partial" and "2025-12-12" in flow_run["state"]["message"]
     artifacts = deployed.server.artifacts(flow_run["id"])
     rows = {row["session"]: row for row in json.loads(artifacts["options-backfill-days"]["data"])}
     assert [rows[day]["status"] for day in SESSIONS] == ["succeeded", "succeeded", "succeeded", "failed"]

@@ -223,3 +223,28 @@ def test_unusable_runs_fail_with_one_clear_line_and_write_nothing(
     assert "secret" not in err
     assert recording.calls == []
     assert count(db, "options_chains") == 0 and count(db, "chain_snapshots") == 0
+
+
+def test_a_range_with_failed_days_ends_in_a_completed_state_named_partial_naming_them(db, watchlist):
+    bad_days = {date(2025, 12, 11), date(2025, 12, 16)}
+    provider = FailingProvider(
+        TinyChainProvider(),
+        should_fail=lambda symbol, session: session in bad_days,
+        error=lambda symbol, session: TransientProviderError("HTTP 503 from upstream"),
+    )
+    with registered(provider):
+        partial = backfill_options(
+            start_date=date(2025, 12, 9), end_date=date(2025, 12, 22), provider="failing", day_retries=0,
+            return_state=True,
+        )  # fmt: skip
+    with registered(RecordingProvider(TinyChainProvider(), name="failing")):
+        clean = backfill_options(start_date=date(2025, 12, 9), end_date=date(2025, 12, 22), provider="failing",
+                                 return_state=True)  # fmt: skip
+    with get_client(sync_client=True) as client:
+        stored = [client.read_flow_run(state.state_details.flow_run_id).state for state in (partial, clean)]
+    assert [(state.type.value, state.name) for state in stored] == [
+        ("COMPLETED", "Partial"),
+        ("COMPLETED", "Completed"),
+    ]
+    assert stored[0].message == "2 of 10 days failed or partial: 2025-12-11, 2025-12-16"
+    assert partial.result().days_failed == 2 and clean.result().days_skipped == 8  # the re-run fills the gaps

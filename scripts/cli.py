@@ -16,6 +16,8 @@ from typing import TypeVar
 from flows.params import session_date, snapshot_time, symbol_list
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_UNUSABLE = 0, 1, 2
+# 128 + SIGINT, as a shell reports a Ctrl-C (a run interrupted later exits the same way, see lifetime.py).
+EXIT_INTERRUPTED = 130
 LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"]
 
 T = TypeVar("T")

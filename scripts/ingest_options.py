@@ -22,6 +22,7 @@ from flows.run import AllDaysFailed, preopen_run
 from markets.calendar import DEFAULT_CALENDAR
 from scripts.cli import (
     EXIT_ALL_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNUSABLE,
     LOG_LEVELS,
@@ -164,6 +165,9 @@ def main(
         except SetupError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_UNUSABLE
+        except KeyboardInterrupt:  # Ctrl-C while the run was being opened: nothing was written yet
+            print("interrupted: before the run started; nothing was written", file=sys.stderr)
+            return EXIT_INTERRUPTED
         flow = backfill_options if args.start_date is not None else ingest_options
         with tags(*([f"run-id:{args.run_id}"] if args.run_id else [])):
             state = run_flow(flow, parameters)

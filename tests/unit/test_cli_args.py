@@ -50,3 +50,14 @@ def test_backfill_module_requires_a_range(capsys):
         parse_args([], "python -m flows.backfill", range_only=True)
     assert exit_info.value.code == 2
     assert "--start-date and --end-date are required" in capsys.readouterr().err
+
+
+def test_ctrl_c_while_the_run_is_being_opened_is_one_line_and_exit_130(monkeypatch, capsys):
+    import scripts.ingest_options as cli
+
+    def interrupted(request):  # noqa: ANN001, ANN202
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "preopen_run", interrupted)
+    assert cli.main(["--provider", "synthetic", "--as-of", "2025-12-09"]) == 130
+    assert capsys.readouterr().err.splitlines() == ["interrupted: before the run started; nothing was written"]

@@ -100,6 +100,7 @@ def table_row(report: DayReport) -> dict[str, object]:
         "symbols_ok": report.symbols_written,
         "symbols_skipped": report.symbols_skipped,
         "symbols_failed": report.symbols_failed,
+        "symbols_replaced": report.symbols_replaced,
         "rows": report.rows_written,
         "rows_dropped": report.rows_dropped,
         "missing_fields": ",".join(report.missing_fields),

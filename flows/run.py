@@ -40,7 +40,7 @@ from prefect.states import Completed, State
 
 from flows.opened import OpenOnce
 from flows.reporting import RunSummary, day_json_line, render_markdown, summarize, table_row
-from store.chains import ledger_entries
+from store.chains import counts_as_complete, ledger_entries
 from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.migrations import migrate
 from tasks.day_report import DayIncomplete, DayReport, DayStatus
@@ -115,7 +115,11 @@ def _open_run(request: IngestRequest) -> RunPlan:
             migrate(connection)
             chosen = tuple(resolve_symbols(connection, request.symbols))
             stamps = {session: request.snapshot_time_for(session) for session in request.sessions}
-            entries = ledger_entries(connection, list(stamps.values()), chosen)
+            entries = {
+                key: entry
+                for key, entry in ledger_entries(connection, list(stamps.values()), chosen).items()
+                if counts_as_complete(entry.simulated, writer_simulated=provider.simulated)
+            }
     finally:
         connection.close()
     ignored = [symbol for symbol in request.symbols or () if symbol not in chosen]

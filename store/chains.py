@@ -66,6 +66,8 @@ class WriteOutcome:
     rows_written: int
     # True when the ledger already had this symbol-day (another run finished it first).
     already_complete: bool
+    # True when simulated data of this symbol-day was replaced by this (real) write.
+    replaced_simulated: bool = False
 
 
 # ---- COPY text -----------------------------------------------------------------------------------
@@ -204,18 +206,25 @@ _CLOSE_INSERT_STAMPED = (
 
 
 def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: SymbolDayRows) -> WriteOutcome:
-    """Write one symbol-day atomically; a symbol-day already in the ledger is left untouched.
+    """Write one symbol-day atomically; a symbol-day already in the ledger is left untouched, except
+    simulated data, which a real source's write replaces (old rows, ledger row and close, in the same
+    transaction under the same lock, so a reader sees the old day or the new one, never a mix).
 
     The close goes to `ohlcv` only where that system's own loader has not written the day (it owns
     the row and upserts it; we never overwrite it)."""
     close_insert = _CLOSE_INSERT_STAMPED if "created_at" in table_columns(connection, "ohlcv") else _CLOSE_INSERT
+    replaced = False
     with transaction(connection) as cursor:
         _lock_symbol_day(cursor, symbol_day.ticker_id, symbol_day.snapshot_time)
         cursor.execute(
-            "SELECT 1 FROM chain_snapshots WHERE time = %s AND ticker_id = %s",
+            "SELECT simulated FROM chain_snapshots WHERE time = %s AND ticker_id = %s",
             (symbol_day.snapshot_time, symbol_day.ticker_id),
         )
-        if cursor.fetchone():
+        existing = cursor.fetchone()
+        if existing is not None and not counts_as_complete(existing[0], writer_simulated=symbol_day.simulated):
+            _remove_symbol_day(cursor, symbol_day)
+            replaced = True
+        elif existing is not None:
             return WriteOutcome(rows_written=0, already_complete=True)
 
         # With the lock held and no ledger row, our rows can only collide with rows some other
@@ -247,7 +256,23 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
                 "close_estimated": symbol_day.close_estimated,
             },
         )
-    return WriteOutcome(rows_written=rows_written, already_complete=False)
+    return WriteOutcome(rows_written=rows_written, already_complete=False, replaced_simulated=replaced)
+
+
+def counts_as_complete(stored_simulated: bool, *, writer_simulated: bool) -> bool:
+    """Whether a stored symbol-day satisfies a run: simulated data never does for a real source."""
+    return writer_simulated or not stored_simulated
+
+
+def _remove_symbol_day(cursor: psycopg2.extensions.cursor, symbol_day: SymbolDayRows) -> None:
+    """The simulated symbol-day's rows, ledger row and the close it wrote (its `ohlcv` row)."""
+    key = {"time": symbol_day.snapshot_time, "ticker_id": symbol_day.ticker_id, "session": symbol_day.session}
+    cursor.execute(
+        "DELETE FROM options_chains WHERE time = %(time)s AND ticker_id = %(ticker_id)s; "
+        "DELETE FROM ohlcv WHERE ticker_id = %(ticker_id)s AND date = %(session)s; "
+        "DELETE FROM chain_snapshots WHERE time = %(time)s AND ticker_id = %(ticker_id)s",
+        key,
+    )
 
 
 _COPY_COLUMNS = ", ".join(CHAIN_COLUMNS)

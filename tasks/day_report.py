@@ -35,6 +35,8 @@ class DayReport:
     symbols_written: int = 0
     symbols_skipped: int = 0
     symbols_failed: int = 0
+    # Of the symbols written, how many replaced simulated data (a real source never keeps it).
+    symbols_replaced: int = 0
     rows_written: int = 0
     rows_dropped: int = 0
     duration_seconds: float = 0.0
@@ -78,6 +80,7 @@ def combine_attempts(earlier: DayReport, latest: DayReport) -> DayReport:
         symbols_written=written,
         symbols_skipped=max(0, latest.symbols_skipped - earlier.symbols_written),
         rows_written=earlier.rows_written + latest.rows_written,
+        symbols_replaced=earlier.symbols_replaced + latest.symbols_replaced,
         rows_dropped=earlier.rows_dropped + latest.rows_dropped,
         duration_seconds=round(earlier.duration_seconds + latest.duration_seconds, 3),
         missing_fields=tuple(sorted({*earlier.missing_fields, *latest.missing_fields})),

@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as prefect_task_run
 
 from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, QuotaExhausted, SessionUnavailable
-from store.chains import SymbolDayRows, ledger_entries, write_symbol_day
+from store.chains import SymbolDayRows, counts_as_complete, ledger_entries, write_symbol_day
 from store.connection import DatabaseTarget, DatabaseUnavailable, ReconnectingConnection
 from store.tickers import ensure_tickers
 from tasks.attempts import remember, take_earlier
@@ -49,6 +49,7 @@ class _Progress:
     # Symbols written with an estimated close (the source had no price for the underlying).
     estimated_closes: set[str] = field(default_factory=set)
     stop_run: bool = False
+    replaced: int = 0
 
     def finished_symbol(self) -> None:
         self.done += 1
@@ -125,7 +126,12 @@ def _ingest(
     try:
         connection = database.get()
         symbols = resolve_symbols(connection, request.symbols)
-        complete = ledger_entries(connection, [snapshot_time], symbols)
+        # Simulated symbol-days never satisfy a real source: its run replaces them.
+        complete = {
+            key
+            for key, entry in ledger_entries(connection, [snapshot_time], symbols).items()
+            if counts_as_complete(entry.simulated, writer_simulated=provider.simulated)
+        }
         todo = [symbol for symbol in symbols if (snapshot_time, symbol) not in complete]
         skipped = len(symbols) - len(todo)
         if not todo:
@@ -165,6 +171,7 @@ def _ingest(
         missing_fields=tuple(sorted(progress.missing_fields)),
         estimated_closes=tuple(sorted(progress.estimated_closes)),
         stop_run=progress.stop_run,
+        symbols_replaced=progress.replaced,
         retryable=any(failure.retryable for failure in progress.failures),
     )
 
@@ -284,6 +291,9 @@ def _handle_result(
     else:
         progress.written += 1
         progress.rows += outcome.rows_written
+        if outcome.replaced_simulated:
+            progress.replaced += 1
+            logger.info("replaced simulated data session=%s symbol=%s", session.isoformat(), symbol)
     progress.dropped += validated.dropped_total
     progress.missing_fields.update(snapshot.missing_fields)
     if snapshot.close_estimated and not outcome.already_complete:

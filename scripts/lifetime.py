@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType, SimpleNamespace
@@ -50,6 +51,9 @@ if TYPE_CHECKING:
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # How long reporting the interrupted run may take before the process leaves anyway.
 REPORT_TIMEOUT_SECONDS = 15.0
+# How long task-run states keep arriving after the flow run is marked, and how often to look.
+SETTLE_SECONDS = 1.5
+SETTLE_POLL_SECONDS = 0.25
 SIGNAL_CHECK_SECONDS = 0.1
 _PR_SET_PDEATHSIG = 1
 
@@ -181,11 +185,21 @@ def _report_cancelled(flow_run_id: UUID, message: str) -> str:
 
         try:
             with get_client(sync_client=True) as client:
-                task_runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-                for task_run in task_runs:
-                    if task_run.state is None or not task_run.state.is_final():
-                        client.set_task_run_state(task_run.id, Cancelled(message=message), force=True)
                 client.set_flow_run_state(flow_run_id, Cancelled(message=message), force=True)
+                # Task run states reach the server as events, recorded a moment later: a task run
+                # may appear (Running) after a first look. Look again until a look finds nothing
+                # left to cancel at least SETTLE_SECONDS after the first (within the report's bound).
+                first_look = time.monotonic()
+                while True:
+                    task_runs = client.read_task_runs(
+                        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+                    )
+                    unfinished = [run for run in task_runs if run.state is None or not run.state.is_final()]
+                    for task_run in unfinished:
+                        client.set_task_run_state(task_run.id, Cancelled(message=message), force=True)
+                    if not unfinished and time.monotonic() - first_look >= SETTLE_SECONDS:
+                        break
+                    time.sleep(SETTLE_POLL_SECONDS)
         except Exception as exc:  # the one line says so; nothing else to do on the way out
             outcome[0] = f"flow run {flow_run_id} could not be marked cancelled: {type(exc).__name__}"
         else:

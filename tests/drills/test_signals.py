@@ -185,8 +185,13 @@ def test_a_signal_mid_fetch_stops_the_run_at_once_and_marks_its_flow_run_cancell
     started = drill.descendants(run)
 
     flow_run_id = assert_one_interrupted_line(run, stopped(run, signum, group=group), signum)
-    flow_run, task_runs = flow_run_state(flow_run_id)
-    assert flow_run == "Cancelled" and "Running" not in task_runs, (flow_run, task_runs)
+    # The run marked them before it left; the server records task-run state events a moment later.
+    flow_run, task_runs = wait_until(
+        lambda: (state := flow_run_state(flow_run_id))[0] == "Cancelled" and "Running" not in state[1] and state,
+        what="the flow run and its task runs to read back as no longer running",
+        timeout=PROMPT_SECONDS,
+    )
+    assert flow_run == "Cancelled" and task_runs and "Running" not in task_runs, (flow_run, task_runs)
     # Only what was committed before the signal; the run's connections are gone (nothing open).
     assert half_written_symbol_days(drill.watcher) == []
     assert complete_symbol_days(drill.watcher) == {FIRST}

@@ -25,6 +25,7 @@ from scripts.cli import (
 )
 from scripts.lifetime import run_flow
 from settings.errors import SetupError
+from settings.output import error_line
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -60,12 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         preopen_dealer_run(build_dealer_request(**parameters))
     except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return EXIT_UNUSABLE
     state = run_flow(dealer_metrics, parameters)
     summary = state.result(raise_on_failure=False)
     if isinstance(summary, SetupError):
-        print(f"error: {summary}", file=sys.stderr)
+        print(error_line(summary), file=sys.stderr)
         return EXIT_UNUSABLE
     if not isinstance(summary, DealerSummary):
         logging.getLogger("kapman.cli").error("run failed: %s", summary)

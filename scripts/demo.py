@@ -14,6 +14,7 @@ from scripts.dealer_metrics import main as dealer_main
 from scripts.ingest_options import main as ingest_main
 from settings.environment import read_environment
 from settings.errors import SetupError
+from settings.output import error_line
 from store.connection import DatabaseTarget, connect, resolve_target
 from store.dealer_rows import read_dealer_metrics
 from store.migrations import migrate
@@ -74,7 +75,7 @@ def main() -> int:
         target = resolve_target(None, environment.pgdata)
         seed_demo_watchlist(target)
     except SetupError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
     code = ingest_main(
         ["--provider", "synthetic", "--start-date", BACKFILL_START, "--end-date", BACKFILL_END, "--concurrency", "4"],

@@ -37,6 +37,7 @@ from scripts.cli import (
 from scripts.lifetime import run_flow
 from settings.environment import command_line_overrides
 from settings.errors import SetupError
+from settings.output import error_line
 from tasks.request import DEFAULT_LARGE_SYMBOLS, build_ingest_request
 
 
@@ -163,7 +164,7 @@ def main(
         try:
             preopen_run(build_ingest_request(**parameters))
         except SetupError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(error_line(exc), file=sys.stderr)
             return EXIT_UNUSABLE
         except KeyboardInterrupt:  # Ctrl-C while the run was being opened: nothing was written yet
             print("interrupted: before the run started; nothing was written", file=sys.stderr)
@@ -183,7 +184,7 @@ def exit_code(outcome: object) -> int:
         print(outcome.summary.line())
         return EXIT_ALL_FAILED
     if isinstance(outcome, SetupError):
-        print(f"error: {outcome}", file=sys.stderr)
+        print(error_line(outcome), file=sys.stderr)
         return EXIT_UNUSABLE
     logging.getLogger("kapman.cli").error("run failed: %s", outcome)
     return EXIT_ALL_FAILED

@@ -68,6 +68,20 @@ class Environment:
         return self.credentials.get(provider, ProviderCredentials(api_key=self.api_key))
 
 
+# Variables whose values are secrets wherever they appear in text (libpq reads PGPASSWORD itself).
+SECRET_VARIABLES = ("PGPASSWORD", POLYGON_API_KEY, *UNICORN_API_KEYS)
+
+
+def known_secrets(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The secret values this process knows of (never to be shown): keys, tokens, PGPASSWORD and the
+    command line's `--api-key`. Read without validating anything else, so it works on any error path."""
+    source = os.environ if environ is None else environ
+    with _overrides_lock:
+        given = _overrides.get(_API_KEY_OVERRIDE) if environ is None else None
+    values = [source.get(name, "").strip() for name in SECRET_VARIABLES] + [given or ""]
+    return tuple(value for value in values if value)
+
+
 # Values a command line gives for this process (`--db-url`, `--api-key`), over the environment's.
 _overrides: dict[str, str] = {}
 _overrides_lock = threading.Lock()

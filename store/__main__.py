@@ -19,6 +19,7 @@ from pathlib import Path
 from markets.symbols import normalize_symbols, read_symbol_file
 from settings.environment import read_environment
 from settings.errors import SetupError
+from settings.output import error_line
 from store import embedded
 from store.connection import connect, refusing_setup, resolve_target
 from store.migrations import migrate
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             return _watchlist(connection, args)
     except (SetupError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
         return 2
 
 

@@ -64,3 +64,15 @@ def test_a_bad_database_url_is_refused_without_echoing_its_password():
     with pytest.raises(InvalidEnvironment) as raised:
         read_environment({"DATABASE_URL": "host=db password=hunter2 garbage"})
     assert "hunter2" not in str(raised.value)
+
+
+def test_an_error_line_masks_every_secret_the_process_knows_and_every_dsn_password(monkeypatch):
+    from settings.output import error_line
+
+    monkeypatch.setenv("PGPASSWORD", "pg-s3cret-81")
+    monkeypatch.setenv("POLYGON_API_KEY", "poly-k3y-27")
+    line = error_line(
+        RuntimeError("cannot connect to host=db password=kv-pw-5 (PGPASSWORD pg-s3cret-81, key poly-k3y-27)")
+    )
+    assert line.startswith("error: cannot connect to host=db password=***")
+    assert not any(secret in line for secret in ("pg-s3cret-81", "poly-k3y-27", "kv-pw-5"))

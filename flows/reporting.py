@@ -117,6 +117,21 @@ def rerun_command(sessions: list[date], provider: str) -> str:
     )
 
 
+def deployment_command(sessions: list[date], provider: str) -> str:
+    """The `prefect deployment run` command per contiguous stretch of these sessions (as ranges)."""
+    stretches: list[tuple[date, date]] = []
+    for session in sorted(sessions):
+        if stretches and (session - stretches[-1][1]).days <= 4:  # the next session of a week or weekend
+            stretches[-1] = (stretches[-1][0], session)
+        else:
+            stretches.append((session, session))
+    return "\n".join(
+        f"prefect deployment run 'backfill-options/options-backfill' --param start_date={first.isoformat()}"
+        f" --param end_date={last.isoformat()} --param provider={provider}"
+        for first, last in stretches
+    )
+
+
 def render_markdown(summary: RunSummary) -> str:
     period = (
         f"{summary.start_date.isoformat()} → {summary.end_date.isoformat()}"
@@ -144,5 +159,11 @@ def render_markdown(summary: RunSummary) -> str:
         for day in summary.days:
             if day.status in (DayStatus.FAILED, DayStatus.PARTIAL):
                 lines.append(f"- {day.session.isoformat()} ({day.status}): {day.error}")
-        lines += ["", "```", rerun_command(failed, summary.provider), "```"]
+        lines += ["", "From the command line:", "", "```", rerun_command(failed, summary.provider), "```"]
+        lines += ["", "From the deployment (a worker):", "", "```", deployment_command(failed, summary.provider), "```"]
+        lines += [
+            "",
+            "Either skips every symbol-day the ledger already holds, so re-running a whole range (or",
+            "`prefect flow-run retry <this run's id>`) fetches only what is missing.",
+        ]
     return "\n".join(lines) + "\n"

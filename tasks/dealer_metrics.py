@@ -76,10 +76,12 @@ class TickerDayMetrics:
     error: str | None = None
 
 
-def backfill_hint(symbol: str, missing: list[date]) -> str:
-    """The command that fills exactly the missing sessions' snapshots for this ticker."""
+def backfill_hint(symbol: str, missing: list[date], provider: str | None) -> str:
+    """The command that fills exactly the missing sessions' snapshots for this ticker, from the
+    provider that wrote its day (a hint without it would fill them from the default source)."""
+    source = f" --provider {provider}" if provider else ""
     return (
-        f"python -m scripts.ingest_options --start-date {min(missing).isoformat()} "
+        f"python -m scripts.ingest_options{source} --start-date {min(missing).isoformat()} "
         f"--end-date {max(missing).isoformat()} --symbols {symbol}"
     )
 
@@ -197,7 +199,7 @@ def _one_day(
             symbol,
             session.isoformat(),
             ",".join(day.isoformat() for day in missing),
-            backfill_hint(symbol, missing),
+            backfill_hint(symbol, missing, entry.provider if entry else None),
         )
     else:
         history_status = HistoryStatus.COMPLETE

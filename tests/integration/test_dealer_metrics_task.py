@@ -66,7 +66,9 @@ def test_one_missing_prior_session_is_named_and_never_filled_from_an_older_one(d
     assert metrics["missing_sessions"] == ["2025-12-04"]
     assert all(value is None for value in metrics["history"].values())
     assert metrics["gex_net"] is not None and metrics["status"] == "FULL"
-    hint = "python -m scripts.ingest_options --start-date 2025-12-04 --end-date 2025-12-04 --symbols SPY"
+    hint = (
+        "python -m scripts.ingest_options --provider tiny --start-date 2025-12-04 --end-date 2025-12-04 --symbols SPY"
+    )
     assert any(hint in record.getMessage() for record in caplog.records)
 
 

@@ -1,6 +1,6 @@
 from datetime import date
 
-from flows.reporting import render_markdown, summarize
+from flows.reporting import deployment_command, render_markdown, summarize
 from markets.snapshot import snapshot_time_for
 from tasks.day_report import DayReport
 
@@ -38,9 +38,23 @@ def test_markdown_gives_rerun_commands_for_failed_days_only():
         duration_seconds=1.0,
     )
     markdown = render_markdown(summary)
-    assert "--as-of 2025-12-10" in markdown
+    assert "python -m scripts.ingest_options --provider synthetic --as-of 2025-12-10" in markdown
     assert "--as-of 2025-12-09" not in markdown
+    assert (
+        "prefect deployment run 'backfill-options/options-backfill' --param start_date=2025-12-10"
+        " --param end_date=2025-12-10 --param provider=synthetic"
+    ) in markdown
     assert "boom" in markdown
+
+
+def test_deployment_reruns_cover_each_stretch_of_failed_sessions_once():
+    failed = [date(2025, 12, 11), date(2025, 12, 12), date(2025, 12, 15), date(2025, 12, 22)]
+    assert deployment_command(failed, "polygon").splitlines() == [
+        "prefect deployment run 'backfill-options/options-backfill' --param start_date=2025-12-11"
+        " --param end_date=2025-12-15 --param provider=polygon",
+        "prefect deployment run 'backfill-options/options-backfill' --param start_date=2025-12-22"
+        " --param end_date=2025-12-22 --param provider=polygon",
+    ]
 
 
 def test_all_failed_only_when_every_day_failed():

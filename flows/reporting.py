@@ -27,6 +27,7 @@ class RunSummary:
     simulated: bool = False
     # The caller's identifier of this run (`--run-id`), carried into every line it prints.
     run_id: str | None = None
+    days_not_yet_available: int = 0
 
     @property
     def all_failed(self) -> bool:
@@ -43,7 +44,9 @@ class RunSummary:
             f"SUMMARY provider={self.provider}{label} days_attempted={self.days_attempted} "
             f"succeeded={self.days_succeeded} partial={self.days_partial} failed={self.days_failed} "
             f"skipped={self.days_skipped} rows_written={self.rows_written} "
-            f"seconds={self.duration_seconds:.1f}" + (f" run_id={self.run_id}" if self.run_id else "")
+            f"seconds={self.duration_seconds:.1f}"
+            + (f" not_yet_available={self.days_not_yet_available}" if self.days_not_yet_available else "")
+            + (f" run_id={self.run_id}" if self.run_id else "")
         )
 
     def json_line(self) -> str:
@@ -78,11 +81,12 @@ def summarize(
         start_date=start_date,
         end_date=end_date,
         provider=provider,
-        days_attempted=len(reports),
+        days_attempted=sum(report.status != DayStatus.NOT_YET_AVAILABLE for report in reports),
         days_succeeded=count(DayStatus.SUCCEEDED),
         days_partial=count(DayStatus.PARTIAL),
         days_failed=count(DayStatus.FAILED),
         days_skipped=count(DayStatus.SKIPPED),
+        days_not_yet_available=count(DayStatus.NOT_YET_AVAILABLE),
         rows_written=sum(report.rows_written for report in reports),
         duration_seconds=round(duration_seconds, 3),
         days=tuple(reports),

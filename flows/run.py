@@ -327,7 +327,23 @@ def run_sessions(plan: RunPlan, *, artifact_prefix: str = "options-ingest") -> l
             reports[session] = _not_attempted(session, plan, stopped)
             if emit_day:
                 emit_day(reports[session])
-    return [reports[session] for session in plan.sessions]
+    pending = [_not_yet_available(session, plan) for session in plan.request.not_yet_closed]
+    for report in pending if emit_day else ():
+        emit_day(report)
+    return [reports[session] for session in plan.sessions] + pending
+
+
+def _not_yet_available(session: date, plan: RunPlan) -> DayReport:
+    """A session of the range that had not closed yet: reported, never a failure (re-run it later)."""
+    logger.info("NOT YET AVAILABLE session=%s: it has not closed yet; run it after the close", session.isoformat())
+    return DayReport(
+        session=session,
+        snapshot_time=plan.request.snapshot_time_for(session),
+        status=DayStatus.NOT_YET_AVAILABLE,
+        provider=plan.request.provider,
+        symbols_total=len(plan.symbols),
+        error="not yet available: the session has not closed",
+    )
 
 
 def _not_attempted(session: date, plan: RunPlan, stopped: DayReport) -> DayReport:

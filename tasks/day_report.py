@@ -14,6 +14,8 @@ class DayStatus(StrEnum):
     PARTIAL = "partial"
     FAILED = "failed"
     SKIPPED = "skipped"
+    # A session of the range that had not closed when the run started: not run, not a failure.
+    NOT_YET_AVAILABLE = "not_yet_available"
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,8 @@ class IngestRequest:
     # Let a provider that can serve many sessions per request fetch each symbol's window once
     # (`--day-by-day` turns it off: every session asked for on its own).
     fetch_by_window: bool = True
+    # Sessions of the range after the latest close: no source has them yet, none is run.
+    not_yet_closed: tuple[date, ...] = ()
 
     def snapshot_time_for(self, session: date) -> datetime:
         """The snapshot identity of `session` in this run (`--snapshot-time` only in single-day mode)."""
@@ -165,16 +167,19 @@ def build_ingest_request(
             )
         _check_range(start_date, end_date, latest_closed)
         sessions = tuple(trading_calendar.sessions(start_date, end_date))
+        # Sessions of the range that have not closed yet: reported "not yet available", not run.
+        not_yet_closed = tuple(session for session in sessions if session > latest_closed)
+        sessions = tuple(session for session in sessions if session <= latest_closed)
         if len(sessions) > MAX_SESSIONS_PER_RUN:
             raise InvalidRunConfiguration(
                 f"{len(sessions)} sessions from {start_date.isoformat()} to {end_date.isoformat()}: at most "
                 f"{MAX_SESSIONS_PER_RUN} per run (split the range)"
             )
     elif as_of is None:
-        sessions = (latest_closed,)
+        sessions, not_yet_closed = (latest_closed,), ()
     else:
         _check_range(as_of, as_of, latest_closed)
-        sessions = tuple(trading_calendar.sessions(as_of, as_of))
+        sessions, not_yet_closed = tuple(trading_calendar.sessions(as_of, as_of)), ()
     if snapshot_time is not None and sessions:
         offset = abs(snapshot_time - snapshot_time_for(sessions[0]))
         if offset > MAX_SNAPSHOT_TIME_OFFSET:
@@ -211,6 +216,7 @@ def build_ingest_request(
         run_id=run_id,
         emit_summary=emit_summary,
         fetch_by_window=fetch_by_window,
+        not_yet_closed=not_yet_closed,
     )
 
 

@@ -2,7 +2,7 @@
 
 import json
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 import psycopg2
 import pytest
@@ -248,3 +248,18 @@ def test_a_range_with_failed_days_ends_in_a_completed_state_named_partial_naming
     ]
     assert stored[0].message == "2 of 10 days failed or partial: 2025-12-11, 2025-12-16"
     assert partial.result().days_failed == 2 and clean.result().days_skipped == 8  # the re-run fills the gaps
+
+
+def test_sessions_of_the_range_that_have_not_closed_are_reported_not_yet_available_not_failed(db, watchlist, recording):
+    calendar = get_calendar("XNYS")
+    latest = latest_completed_session(calendar)
+    end = latest + timedelta(days=10)
+    future = [session for session in calendar.sessions(latest, end) if session > latest]
+    state = backfill_options(start_date=latest, end_date=end, provider="recording", return_state=True)
+    summary = state.result()
+    assert state.name == "Completed"  # nothing failed
+    assert (summary.days_attempted, summary.days_succeeded, summary.days_failed) == (1, 1, 0)
+    assert summary.days_not_yet_available == len(future) > 0
+    assert [day.session for day in summary.days if day.status == "not_yet_available"] == future
+    assert recording.sessions == [latest]  # the provider was never asked for an unclosed session
+    assert f"not_yet_available={len(future)}" in summary.line()

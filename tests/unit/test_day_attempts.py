@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from tasks.day_report import DayReport, DayStatus, combine_attempts
 
-SUCCEEDED, PARTIAL, FAILED, SKIPPED = DayStatus
+SUCCEEDED, PARTIAL, FAILED, SKIPPED = DayStatus.SUCCEEDED, DayStatus.PARTIAL, DayStatus.FAILED, DayStatus.SKIPPED
 
 SESSION = date(2025, 12, 16)
 

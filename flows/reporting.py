@@ -105,6 +105,7 @@ def table_row(report: DayReport) -> dict[str, object]:
         "symbols_skipped": report.symbols_skipped,
         "symbols_failed": report.symbols_failed,
         "symbols_replaced": report.symbols_replaced,
+        "kept_other_provider": ",".join(report.kept_other_provider),
         "rows": report.rows_written,
         "rows_dropped": report.rows_dropped,
         "missing_fields": ",".join(report.missing_fields),

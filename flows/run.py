@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from prefect.artifacts import (
@@ -40,7 +40,7 @@ from prefect.states import Completed, State
 
 from flows.opened import OpenOnce
 from flows.reporting import RunSummary, day_json_line, render_markdown, summarize, table_row
-from store.chains import counts_as_complete, ledger_entries
+from store.chains import Writer, counts_as_complete, ledger_entries
 from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.migrations import migrate
 from tasks.day_report import DayIncomplete, DayReport, DayStatus
@@ -93,6 +93,9 @@ class RunPlan:
     # What the provider expects the run to cost, day by day and by window (None: it cannot say).
     requests_per_day: int | None = None
     requests_by_window: int | None = None
+    # session → the symbols to fetch, and those kept, each with why (for the dry run's listing)
+    fetch: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
+    kept: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def sessions(self) -> tuple[date, ...]:
@@ -115,10 +118,12 @@ def _open_run(request: IngestRequest) -> RunPlan:
             migrate(connection)
             chosen = tuple(resolve_symbols(connection, request.symbols))
             stamps = {session: request.snapshot_time_for(session) for session in request.sessions}
+            writer = Writer(request.provider, provider.simulated, request.replace)
+            stored = ledger_entries(connection, list(stamps.values()), chosen)
             entries = {
                 key: entry
-                for key, entry in ledger_entries(connection, list(stamps.values()), chosen).items()
-                if counts_as_complete(entry.simulated, writer_simulated=provider.simulated)
+                for key, entry in stored.items()
+                if counts_as_complete(entry.simulated, entry.provider, writer)
             }
     finally:
         connection.close()
@@ -129,6 +134,20 @@ def _open_run(request: IngestRequest) -> RunPlan:
             ",".join(ignored),
         )
     complete = {session: sum(1 for symbol in chosen if (stamp, symbol) in entries) for session, stamp in stamps.items()}
+    fetch: dict[date, tuple[str, ...]] = {}
+    kept: dict[date, tuple[str, ...]] = {}
+    for session, stamp in stamps.items():
+        stored_here = {symbol: stored.get((stamp, symbol)) for symbol in chosen}
+        kept[session] = tuple(
+            f"{symbol}({'complete' if entry.provider == request.provider else 'written by ' + entry.provider})"
+            for symbol, entry in stored_here.items()
+            if entry is not None and (stamp, symbol) in entries
+        )
+        fetch[session] = tuple(
+            symbol if entry is None else f"{symbol}(replaces {'simulated data' if entry.simulated else entry.provider})"
+            for symbol, entry in stored_here.items()
+            if (stamp, symbol) not in entries
+        )
     to_fetch = {
         symbol: [session for session, stamp in stamps.items() if (stamp, symbol) not in entries] for symbol in chosen
     }
@@ -142,6 +161,8 @@ def _open_run(request: IngestRequest) -> RunPlan:
         complete_symbols=complete,
         simulated=provider.simulated,
         requests_per_day=estimate(to_fetch, window=False) if estimate else None,
+        fetch=fetch,
+        kept=kept,
         requests_by_window=estimate(to_fetch, window=True)
         if estimate and request.fetch_by_window and len(request.sessions) > 1
         else None,
@@ -197,6 +218,12 @@ def log_plan(plan: RunPlan) -> None:
             done,
             len(plan.symbols),
             len(plan.symbols) - done,
+        )
+        logger.info(
+            "PLAN session=%s fetch=%s kept=%s",
+            session.isoformat(),
+            ",".join(plan.fetch.get(session, ())) or "-",
+            ",".join(plan.kept.get(session, ())) or "-",
         )
 
 
@@ -478,12 +505,14 @@ class _DayProgress:
 
 def _already_complete(session: date, plan: RunPlan) -> DayReport:
     stamp = plan.request.snapshot_time_for(session)
+    others = [kept.replace("(written by ", "(") for kept in plan.kept.get(session, ()) if "(written by " in kept]
     logger.info(
-        "SKIP session=%s snapshot_time=%s complete=%d/%d (ledger)",
+        "SKIP session=%s snapshot_time=%s complete=%d/%d (ledger)%s",
         session.isoformat(),
         stamp.isoformat(),
         len(plan.symbols),
         len(plan.symbols),
+        f"; kept from another provider: {','.join(others)}" if others else "",
     )
     return DayReport(
         session=session,
@@ -493,4 +522,5 @@ def _already_complete(session: date, plan: RunPlan) -> DayReport:
         symbols_total=len(plan.symbols),
         symbols_skipped=len(plan.symbols),
         simulated=plan.simulated,
+        kept_other_provider=tuple(others),
     )

@@ -80,6 +80,12 @@ def build_parser(prog: str, range_only: bool = False) -> argparse.ArgumentParser
         "--dry-run", action="store_true", help="print the plan and its estimated requests; fetch and write nothing"
     )
     parser.add_argument(
+        "--replace",
+        action="store_true",
+        help="rewrite symbol-days another real provider wrote (they are kept and reported otherwise; "
+        "simulated ones are always replaced by a real provider)",
+    )
+    parser.add_argument(
         "--day-by-day",
         action="store_true",
         help="ask the provider for every session on its own (default: a range is fetched by symbol window "
@@ -140,6 +146,7 @@ def flow_parameters(args: argparse.Namespace) -> dict[str, object]:
         "day_retries": args.day_retries,
         "run_id": args.run_id,
         "emit_summary": args.emit_summary,
+        "replace": args.replace,
     }
     if args.start_date is not None:
         return {

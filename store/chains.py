@@ -59,6 +59,8 @@ class SymbolDayRows:
     simulated: bool = False
     # An estimated close is kept in the ledger only (flagged), never written to `ohlcv` as a close.
     close_estimated: bool = False
+    # `--replace`: rewrite a day another real source wrote (simulated days are always rewritten).
+    replace_other_provider: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,8 +68,8 @@ class WriteOutcome:
     rows_written: int
     # True when the ledger already had this symbol-day (another run finished it first).
     already_complete: bool
-    # True when simulated data of this symbol-day was replaced by this (real) write.
-    replaced_simulated: bool = False
+    # True when this write replaced the symbol-day's earlier data (simulated, or `--replace`).
+    replaced: bool = False
 
 
 # ---- COPY text -----------------------------------------------------------------------------------
@@ -217,11 +219,12 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
     with transaction(connection) as cursor:
         _lock_symbol_day(cursor, symbol_day.ticker_id, symbol_day.snapshot_time)
         cursor.execute(
-            "SELECT simulated FROM chain_snapshots WHERE time = %s AND ticker_id = %s",
+            "SELECT simulated, provider FROM chain_snapshots WHERE time = %s AND ticker_id = %s",
             (symbol_day.snapshot_time, symbol_day.ticker_id),
         )
         existing = cursor.fetchone()
-        if existing is not None and not counts_as_complete(existing[0], writer_simulated=symbol_day.simulated):
+        writer = Writer(symbol_day.provider, symbol_day.simulated, symbol_day.replace_other_provider)
+        if existing is not None and not counts_as_complete(existing[0], existing[1], writer):
             _remove_symbol_day(cursor, symbol_day)
             replaced = True
         elif existing is not None:
@@ -256,16 +259,32 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
                 "close_estimated": symbol_day.close_estimated,
             },
         )
-    return WriteOutcome(rows_written=rows_written, already_complete=False, replaced_simulated=replaced)
+    return WriteOutcome(rows_written=rows_written, already_complete=False, replaced=replaced)
 
 
-def counts_as_complete(stored_simulated: bool, *, writer_simulated: bool) -> bool:
-    """Whether a stored symbol-day satisfies a run: simulated data never does for a real source."""
-    return writer_simulated or not stored_simulated
+@dataclass(frozen=True)
+class Writer:
+    """Who wants to write a symbol-day, and whether it may rewrite another real source's day."""
+
+    provider: str
+    simulated: bool
+    replace_other_provider: bool = False
+
+
+def counts_as_complete(stored_simulated: bool, stored_provider: str, writer: Writer) -> bool:
+    """Whether a stored symbol-day satisfies this writer's run, so it is kept:
+    - simulated data never satisfies a real source (its run replaces it), and a simulated source
+      never replaces anything;
+    - another real source's day is kept, unless the writer was asked to replace it (`--replace`)."""
+    if writer.simulated:
+        return True
+    if stored_simulated:
+        return False
+    return stored_provider == writer.provider or not writer.replace_other_provider
 
 
 def _remove_symbol_day(cursor: psycopg2.extensions.cursor, symbol_day: SymbolDayRows) -> None:
-    """The simulated symbol-day's rows, ledger row and the close it wrote (its `ohlcv` row)."""
+    """The replaced symbol-day's rows, ledger row and the close it wrote (its `ohlcv` row)."""
     key = {"time": symbol_day.snapshot_time, "ticker_id": symbol_day.ticker_id, "session": symbol_day.session}
     cursor.execute(
         "DELETE FROM options_chains WHERE time = %(time)s AND ticker_id = %(ticker_id)s; "

@@ -37,8 +37,11 @@ class DayReport:
     symbols_written: int = 0
     symbols_skipped: int = 0
     symbols_failed: int = 0
-    # Of the symbols written, how many replaced simulated data (a real source never keeps it).
+    # Of the symbols written, how many replaced earlier data (simulated, or another provider's
+    # with `--replace`).
     symbols_replaced: int = 0
+    # Symbols kept because another real provider wrote them, as SYMBOL(provider).
+    kept_other_provider: tuple[str, ...] = ()
     rows_written: int = 0
     rows_dropped: int = 0
     duration_seconds: float = 0.0

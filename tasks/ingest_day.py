@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import task_run as prefect_task_run
 
 from providers.base import AuthError, ChainProvider, ChainSnapshot, ProviderError, QuotaExhausted, SessionUnavailable
-from store.chains import SymbolDayRows, counts_as_complete, ledger_entries, write_symbol_day
+from store.chains import SymbolDayRows, Writer, counts_as_complete, ledger_entries, write_symbol_day
 from store.connection import DatabaseTarget, DatabaseUnavailable, ReconnectingConnection
 from store.tickers import ensure_tickers
 from tasks.attempts import remember, take_earlier
@@ -126,13 +126,26 @@ def _ingest(
     try:
         connection = database.get()
         symbols = resolve_symbols(connection, request.symbols)
-        # Simulated symbol-days never satisfy a real source: its run replaces them.
+        # Simulated symbol-days never satisfy a real source (its run replaces them); another real
+        # source's are kept, and said so, unless the run replaces them (`--replace`).
+        writer = Writer(request.provider, provider.simulated, request.replace)
+        entries = ledger_entries(connection, [snapshot_time], symbols)
         complete = {
-            key
-            for key, entry in ledger_entries(connection, [snapshot_time], symbols).items()
-            if counts_as_complete(entry.simulated, writer_simulated=provider.simulated)
+            key for key, entry in entries.items() if counts_as_complete(entry.simulated, entry.provider, writer)
         }
         todo = [symbol for symbol in symbols if (snapshot_time, symbol) not in complete]
+        kept = sorted(
+            f"{entry.symbol}({entry.provider})"
+            for key, entry in entries.items()
+            if key in complete and entry.provider != request.provider and not entry.simulated
+        )
+        if kept:
+            logger.info(
+                "kept session=%s written by another provider: %s (--replace rewrites them)",
+                session.isoformat(),
+                ",".join(kept),
+            )
+        base["kept_other_provider"] = tuple(kept)
         skipped = len(symbols) - len(todo)
         if not todo:
             return DayReport(**base, status=DayStatus.SKIPPED, symbols_total=len(symbols), symbols_skipped=skipped)
@@ -215,7 +228,15 @@ def _fetch_and_write(
                 symbol, lane = pending.pop(future)
                 lane.in_flight -= 1
                 error = _handle_result(
-                    database, future, symbol, ticker_ids, session, snapshot_time, progress, provider.simulated
+                    database,
+                    future,
+                    symbol,
+                    ticker_ids,
+                    session,
+                    snapshot_time,
+                    progress,
+                    provider.simulated,
+                    request.replace,
                 )
                 if isinstance(error, (SessionUnavailable, AuthError)) and day_error is None:
                     # The source refused the session (or us): every other symbol would fail the
@@ -252,6 +273,7 @@ def _handle_result(
     snapshot_time: datetime,
     progress: _Progress,
     provider_simulated: bool,
+    replace_other_provider: bool = False,
 ) -> Exception | None:
     try:
         snapshot = future.result()
@@ -277,6 +299,7 @@ def _handle_result(
                 # A simulated provider's data is simulated whatever a snapshot says.
                 simulated=snapshot.simulated or provider_simulated,
                 close_estimated=snapshot.close_estimated,
+                replace_other_provider=replace_other_provider,
             ),
         )
     except Exception as exc:
@@ -291,9 +314,9 @@ def _handle_result(
     else:
         progress.written += 1
         progress.rows += outcome.rows_written
-        if outcome.replaced_simulated:
+        if outcome.replaced:
             progress.replaced += 1
-            logger.info("replaced simulated data session=%s symbol=%s", session.isoformat(), symbol)
+            logger.info("replaced earlier data session=%s symbol=%s", session.isoformat(), symbol)
     progress.dropped += validated.dropped_total
     progress.missing_fields.update(snapshot.missing_fields)
     if snapshot.close_estimated and not outcome.already_complete:

@@ -92,6 +92,8 @@ class IngestRequest:
     fetch_by_window: bool = True
     # Sessions of the range after the latest close: no source has them yet, none is run.
     not_yet_closed: tuple[date, ...] = ()
+    # `--replace`: rewrite symbol-days another real provider wrote (kept and reported otherwise).
+    replace: bool = False
 
     def snapshot_time_for(self, session: date) -> datetime:
         """The snapshot identity of `session` in this run (`--snapshot-time` only in single-day mode)."""
@@ -133,6 +135,7 @@ def build_ingest_request(
     run_id: str | None = None,
     emit_summary: bool = False,
     fetch_by_window: bool = True,
+    replace: bool = False,
     environment: Environment | None = None,
     now: datetime | None = None,
 ) -> IngestRequest:
@@ -217,6 +220,7 @@ def build_ingest_request(
         emit_summary=emit_summary,
         fetch_by_window=fetch_by_window,
         not_yet_closed=not_yet_closed,
+        replace=replace,
     )
 
 

@@ -59,6 +59,7 @@ def backfill_options(
     run_id: RunId = None,
     emit_summary: bool = False,
     fetch_by_window: bool = True,
+    replace: bool = False,
 ) -> RunSummary | State:
     """Ingest every session of [start_date, end_date]; returns the run summary.
 
@@ -88,6 +89,7 @@ def backfill_options(
         run_id=run_id,
         emit_summary=emit_summary,
         fetch_by_window=fetch_by_window,
+        replace=replace,
     )
     with labelled_log_lines(request.run_id):
         return _backfill(request)

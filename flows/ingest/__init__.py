@@ -57,6 +57,7 @@ def ingest_options(
     shared_rate_limit: str | None = None,
     run_id: RunId = None,
     emit_summary: bool = False,
+    replace: bool = False,
 ) -> RunSummary | State:
     """Ingest one session's chains for the active watchlist; returns the run summary.
 
@@ -78,6 +79,7 @@ def ingest_options(
         shared_rate_limit=shared_rate_limit,
         run_id=run_id,
         emit_summary=emit_summary,
+        replace=replace,
     )
     with labelled_log_lines(request.run_id):
         return _ingest(request)

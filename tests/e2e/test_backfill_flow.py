@@ -193,9 +193,12 @@ def test_dry_run_prints_the_plan_and_fetches_nothing(db, watchlist, recording, c
     assert run_cli(*RANGE, "--provider", "recording", "--dry-run") == 0
     assert recording.calls == []
     assert count(db, "options_chains") == 0
-    plan_lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("PLAN session=")]
+    messages = [record.getMessage() for record in caplog.records]
+    plan_lines = [message for message in messages if message.startswith("PLAN session=") and "to_fetch=" in message]
     assert len(plan_lines) == 10
     assert "to_fetch=3" in plan_lines[0]
+    listing = [message for message in messages if message.startswith("PLAN session=") and " fetch=" in message]
+    assert listing[0] == "PLAN session=2025-12-09 fetch=AAPL,QQQ,SPY kept=-"
 
 
 @pytest.mark.parametrize(

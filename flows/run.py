@@ -42,6 +42,7 @@ from flows.opened import OpenOnce
 from flows.reporting import RunSummary, day_json_line, render_markdown, summarize, table_row
 from store.chains import Writer, counts_as_complete, ledger_entries
 from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
+from store.coverage import read_coverage
 from store.migrations import migrate
 from tasks.day_report import DayIncomplete, DayReport, DayStatus
 from tasks.handles import install_windows, provider_for, remove_windows
@@ -289,6 +290,7 @@ def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
         run_id=request.run_id,
     )
     publish(summary, artifact_prefix)
+    publish_coverage(plan, artifact_prefix)
     logger.info(summary.line())
     if request.emit_summary:
         emit(summary.json_line())
@@ -320,6 +322,31 @@ def publish(summary: RunSummary, artifact_prefix: str) -> None:
     )
     create_markdown_artifact(
         key=f"{artifact_prefix}-summary", markdown=render_markdown(summary), description=summary.line()
+    )
+
+
+def publish_coverage(plan: RunPlan, artifact_prefix: str) -> None:
+    """The window's coverage after the run (sessions × symbols, from the ledger) as a table artifact,
+    with the command that fills what is still missing in its description. Best effort: a database
+    that cannot answer now leaves the run's own result untouched."""
+    request = plan.request
+    try:
+        connection = connect(plan.target)
+        try:
+            coverage = read_coverage(
+                connection, {session: request.snapshot_time_for(session) for session in plan.sessions}, plan.symbols
+            )
+        finally:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001 - reported, never a failure of the run
+        logger.warning("coverage not published: %s", " ".join(str(exc).split())[:200])
+        return
+    totals = " ".join(f"{name}={value}" for name, value in coverage.totals().items())
+    command = coverage.fill_command(request.provider)
+    create_table_artifact(
+        key=f"{artifact_prefix}-coverage",
+        table=coverage.table(),
+        description=f"Coverage {totals}" + (f"; fill the gaps: {command}" if command else "; nothing missing"),
     )
 
 

@@ -6,6 +6,7 @@ python -m store watchlist add SPY QQQ     # add or re-activate symbols
 python -m store watchlist load FILE       # one symbol per line; blank lines and # comments ok
 python -m store watchlist show
 python -m store watchlist deactivate TSLA
+python -m store coverage --start-date 2025-12-09 --end-date 2025-12-22 [--symbols SPY,QQQ]
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ import argparse
 import re
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
-from markets.symbols import normalize_symbols, read_symbol_file
+from markets.calendar import DEFAULT_CALENDAR, get_calendar
+from markets.snapshot import parse_session_date, snapshot_time_for
+from markets.symbols import InvalidSymbol, normalize_symbols, parse_symbol_list, read_symbol_file
 from settings.environment import read_environment
 from settings.errors import SetupError
 from settings.output import error_line
 from store import embedded
 from store.connection import connect, refusing_setup, resolve_target
+from store.coverage import read_coverage
 from store.migrations import migrate
-from store.watchlist import DEFAULT_WATCHLIST, deactivate_symbols, list_entries, load_symbols
+from store.watchlist import DEFAULT_WATCHLIST, active_symbols, deactivate_symbols, list_entries, load_symbols
 
 # Watchlist names: short identifiers (the column is varchar(64) here, wider elsewhere).
 WATCHLIST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}")
@@ -56,7 +61,51 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--watchlist", type=watchlist_name, default=DEFAULT_WATCHLIST)
     show = actions.add_parser("show", help="list watchlist entries")
     show.add_argument("--watchlist", type=watchlist_name, default=None)
+    coverage = commands.add_parser(
+        "coverage", help="which symbol-days the store holds for a window, from which provider, and which are missing"
+    )
+    coverage.add_argument("--start-date", type=_date, required=True)
+    coverage.add_argument("--end-date", type=_date, required=True)
+    coverage.add_argument("--symbols", type=_symbols, help="comma-separated (default: the active watchlist)")
+    coverage.add_argument("--calendar", default=DEFAULT_CALENDAR)
+    coverage.add_argument("--provider", help="the provider the fill command names (default: the window's own)")
     return parser
+
+
+class InvalidRunRange(SetupError, ValueError):
+    """A window that runs backwards."""
+
+
+def _date(text: str) -> date:
+    try:
+        return parse_session_date(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _symbols(text: str) -> tuple[str, ...]:
+    try:
+        return parse_symbol_list(text)
+    except InvalidSymbol as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _coverage(connection, args: argparse.Namespace) -> int:  # noqa: ANN001 - psycopg2 connection
+    """The sessions × symbols grid, totals and the command that fills the gaps."""
+    if args.end_date < args.start_date:
+        raise InvalidRunRange(f"--end-date {args.end_date} is before --start-date {args.start_date}")
+    sessions = get_calendar(args.calendar).sessions(args.start_date, args.end_date)
+    symbols = list(args.symbols) if args.symbols else active_symbols(connection)
+    coverage = read_coverage(connection, {day: snapshot_time_for(day) for day in sessions}, symbols)
+    for line in coverage.grid():
+        print(line)
+    totals = coverage.totals()
+    print(" ".join(f"{name}={value}" for name, value in totals.items()))
+    print("cells: provider initial = complete (real data), s = simulated, · = missing")
+    providers = [name.removeprefix("by_") for name in totals if name.startswith("by_")]
+    command = coverage.fill_command(args.provider or (providers[0] if len(providers) == 1 else None))
+    print(f"fill the gaps: {command}" if command else "nothing missing")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "migrate":
                 print(f"schema up to date on {target.display}")
                 return 0
+            if args.command == "coverage":
+                return _coverage(connection, args)
             return _watchlist(connection, args)
     except (SetupError, OSError) as exc:
         print(error_line(exc), file=sys.stderr)

@@ -160,6 +160,19 @@ def test_the_flow_writes_a_table_artifact_with_one_row_per_session(db, watchlist
     assert [row["session"] for row in table] == ["2025-12-09", "2025-12-10"]
     assert [row["status"] for row in table] == ["succeeded", "succeeded"]
     assert sum(row["rows"] for row in table) == summary.rows_written == count(db, "options_chains")
+    # The window's coverage (from the ledger) is published beside it.
+    with get_client(sync_client=True) as client:
+        [coverage] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["options-backfill-coverage"])),
+            sort="CREATED_DESC",
+            limit=1,
+        )
+    grid = json.loads(coverage.data) if isinstance(coverage.data, str) else coverage.data
+    assert grid == [
+        {"session": day, **{symbol: "recording (SIMULATED)" for symbol in SYMBOLS}}
+        for day in ("2025-12-09", "2025-12-10")
+    ]
+    assert coverage.description.endswith("nothing missing")
 
 
 def test_as_of_alone_is_exactly_one_day_of_a_range(make_database, monkeypatch, recording):

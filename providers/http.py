@@ -39,7 +39,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -52,7 +52,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import InvalidHeader, LocationParseError
 from urllib3.util import Retry, parse_url
 
-from providers.base import MalformedResponse, ProviderError, ResponseTooLarge, TransientProviderError
+from providers.base import MalformedResponse, ProviderError, ProviderSettings, ResponseTooLarge, TransientProviderError
 
 logger = logging.getLogger("kapman.providers.http")
 
@@ -858,3 +858,11 @@ def next_page_path(next_url: str, base_url: str, *, drop_params: tuple[str, ...]
     dropped = {name.lower() for name in drop_params}
     kept = [part for part in parts.query.split("&") if part and part.split("=", 1)[0].lower() not in dropped]
     return parts.path + ("?" + "&".join(kept) if kept else "")
+
+
+def settings_for_run(settings: ProviderSettings, base: HttpSettings) -> HttpSettings:
+    """A provider's HTTP settings for a run: `base` (its own defaults, or a test's), with the run's
+    request budget where the run names one."""
+    if settings.max_requests_per_minute is None:
+        return base
+    return replace(base, requests_per_minute=settings.max_requests_per_minute)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -38,7 +38,7 @@ from providers.base import (
     SymbolNotFound,
     WindowNotServed,
 )
-from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path
+from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path, settings_for_run
 from providers.window import ASSUMED_SLICE_SESSIONS
 from settings.environment import POLYGON_API_KEY
 
@@ -165,15 +165,12 @@ class PolygonProvider:
         """Build from the run's settings: key, base URL (default Massive's), request budget and gate."""
         if not settings.api_key:
             raise AuthError(_missing_key_message())
-        http_settings = http_settings or HttpSettings()
-        if settings.max_requests_per_minute is not None:
-            http_settings = replace(http_settings, requests_per_minute=settings.max_requests_per_minute)
         provider = cls(
             settings.api_key,
             base_url=settings.base_url or DEFAULT_BASE_URL,
             calendar=calendar,
             clock=clock,
-            http_settings=http_settings,
+            http_settings=settings_for_run(settings, http_settings or HttpSettings()),
         )
         provider.budget.share_with(settings.request_gate)
         return provider

@@ -29,7 +29,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -50,7 +50,7 @@ from providers.base import (
     QuotaExhausted,
     SessionUnavailable,
 )
-from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path
+from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path, settings_for_run
 from settings.environment import UNICORN_API_KEYS
 
 logger = logging.getLogger("kapman.providers.unicorn")
@@ -97,6 +97,10 @@ class EodRows:
     by_session: dict[date, dict[str, list[Mapping[str, Any]]]]
     # what it cost and what was dropped, for the day's notes
     counts: dict[str, int] = field(default_factory=dict)
+
+
+# EODHD allows 1,000 requests/minute (the default budget here); the run's budget overrides it.
+UNICORN_HTTP_SETTINGS = HttpSettings(requests_per_minute=REQUESTS_PER_MINUTE)
 
 
 class UnicornProvider:
@@ -155,15 +159,14 @@ class UnicornProvider:
         """Build from the run's settings: token, base URL (default EODHD's), request budget and gate."""
         if not settings.api_key or not settings.api_key.strip():
             raise AuthError(_missing_key_message())
-        http_settings = http_settings or HttpSettings(requests_per_minute=REQUESTS_PER_MINUTE)
-        if settings.max_requests_per_minute is not None:
-            http_settings = replace(http_settings, requests_per_minute=settings.max_requests_per_minute)
         provider = cls(
             settings.api_key,
             base_url=settings.base_url or DEFAULT_BASE_URL,
             calendar=calendar,
             clock=clock,
-            http_settings=http_settings,
+            http_settings=settings_for_run(
+                settings, http_settings or HttpSettings(requests_per_minute=REQUESTS_PER_MINUTE)
+            ),
         )
         provider.budget.share_with(settings.request_gate)
         return provider

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -40,7 +40,7 @@ from prefect.states import Completed, State
 
 from flows.opened import OpenOnce
 from flows.reporting import RunSummary, day_json_line, render_markdown, summarize, table_row
-from store.chains import Writer, counts_as_complete, ledger_entries
+from store.chains import LedgerEntry, Writer, counts_as_complete, ledger_entries
 from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.coverage import read_coverage
 from store.migrations import migrate
@@ -94,9 +94,19 @@ class RunPlan:
     # What the provider expects the run to cost, day by day and by window (None: it cannot say).
     requests_per_day: int | None = None
     requests_by_window: int | None = None
-    # session → the symbols to fetch, and those kept, each with why (for the dry run's listing)
-    fetch: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
-    kept: Mapping[date, tuple[str, ...]] = field(default_factory=dict)
+    # The window's ledger entries, (snapshot time, symbol) → entry, and which of them the run keeps.
+    stored: Mapping[tuple[datetime, str], LedgerEntry] = field(default_factory=dict)
+    kept: frozenset[tuple[datetime, str]] = frozenset()
+
+    def kept_from_others(self, session: date) -> list[str]:
+        """SYMBOL(provider) of the session's symbol-days another real provider wrote, kept."""
+        stamp = self.request.snapshot_time_for(session)
+        entries = [self.stored[(stamp, symbol)] for symbol in self.symbols if (stamp, symbol) in self.kept]
+        return [
+            f"{entry.symbol}({entry.provider})"
+            for entry in entries
+            if entry.provider != self.request.provider and not entry.simulated
+        ]
 
     @property
     def sessions(self) -> tuple[date, ...]:
@@ -135,20 +145,6 @@ def _open_run(request: IngestRequest) -> RunPlan:
             ",".join(ignored),
         )
     complete = {session: sum(1 for symbol in chosen if (stamp, symbol) in entries) for session, stamp in stamps.items()}
-    fetch: dict[date, tuple[str, ...]] = {}
-    kept: dict[date, tuple[str, ...]] = {}
-    for session, stamp in stamps.items():
-        stored_here = {symbol: stored.get((stamp, symbol)) for symbol in chosen}
-        kept[session] = tuple(
-            f"{symbol}({'complete' if entry.provider == request.provider else 'written by ' + entry.provider})"
-            for symbol, entry in stored_here.items()
-            if entry is not None and (stamp, symbol) in entries
-        )
-        fetch[session] = tuple(
-            symbol if entry is None else f"{symbol}(replaces {'simulated data' if entry.simulated else entry.provider})"
-            for symbol, entry in stored_here.items()
-            if (stamp, symbol) not in entries
-        )
     to_fetch = {
         symbol: [session for session, stamp in stamps.items() if (stamp, symbol) not in entries] for symbol in chosen
     }
@@ -162,8 +158,8 @@ def _open_run(request: IngestRequest) -> RunPlan:
         complete_symbols=complete,
         simulated=provider.simulated,
         requests_per_day=estimate(to_fetch, window=False) if estimate else None,
-        fetch=fetch,
-        kept=kept,
+        stored=stored,
+        kept=frozenset(entries),
         requests_by_window=estimate(to_fetch, window=True)
         if estimate and request.fetch_by_window and len(request.sessions) > 1
         else None,
@@ -220,12 +216,26 @@ def log_plan(plan: RunPlan) -> None:
             len(plan.symbols),
             len(plan.symbols) - done,
         )
+        fetch, kept = _fetch_and_kept(plan, session)
         logger.info(
-            "PLAN session=%s fetch=%s kept=%s",
-            session.isoformat(),
-            ",".join(plan.fetch.get(session, ())) or "-",
-            ",".join(plan.kept.get(session, ())) or "-",
+            "PLAN session=%s fetch=%s kept=%s", session.isoformat(), ",".join(fetch) or "-", ",".join(kept) or "-"
         )
+
+
+def _fetch_and_kept(plan: RunPlan, session: date) -> tuple[list[str], list[str]]:
+    """The session's symbols to fetch and those kept, each with why (the dry run's listing)."""
+    stamp = plan.request.snapshot_time_for(session)
+    fetch, kept = [], []
+    for symbol in plan.symbols:
+        entry = plan.stored.get((stamp, symbol))
+        if (stamp, symbol) in plan.kept:
+            why = "complete" if entry.provider == plan.request.provider else f"written by {entry.provider}"
+            kept.append(f"{symbol}({why})")
+        elif entry is None:
+            fetch.append(symbol)
+        else:
+            fetch.append(f"{symbol}(replaces {'simulated data' if entry.simulated else entry.provider})")
+    return fetch, kept
 
 
 def planned_summary(plan: RunPlan) -> RunSummary:
@@ -532,7 +542,7 @@ class _DayProgress:
 
 def _already_complete(session: date, plan: RunPlan) -> DayReport:
     stamp = plan.request.snapshot_time_for(session)
-    others = [kept.replace("(written by ", "(") for kept in plan.kept.get(session, ()) if "(written by " in kept]
+    others = plan.kept_from_others(session)
     logger.info(
         "SKIP session=%s snapshot_time=%s complete=%d/%d (ledger)%s",
         session.isoformat(),

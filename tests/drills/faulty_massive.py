@@ -24,7 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from tests.fakes.massive import ChainSpec, FakeMassive, RecordedRequest, _Handler
+from tests.fakes.loopback import LoopbackHandler as _Handler
+from tests.fakes.massive import ChainSpec, FakeMassive, RecordedRequest
 
 
 @dataclass
@@ -80,6 +81,8 @@ class _QuietServer(ThreadingHTTPServer):
 class FaultyMassive(FakeMassive):
     """`FakeMassive` plus `add_reset` and `hostile_rows` (extra raw rows appended to a snapshot)."""
 
+    server_class = _QuietServer
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._resets: list[Reset] = []
@@ -89,15 +92,6 @@ class FaultyMassive(FakeMassive):
         self._hostile: list[Hostile] = []
         self.streamed: list[Streamed] = []
         self._streamed_changed = threading.Condition(self._reset_lock)
-
-    def start(self) -> None:
-        server = _QuietServer(("127.0.0.1", 0), _Handler)
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="faulty-massive", daemon=True
-        )
-        self._thread.start()
 
     def add_reset(self, path_prefix: str, *, after: int = 0, times: int | None = 1, mid_body: bool = False) -> None:
         with self._reset_lock:

@@ -43,9 +43,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 DEFAULT_API_KEY = "fake-massive-key-7c41e9b2d5"
 FIRST_EXPIRATION = date(2026, 1, 2)
@@ -134,7 +136,7 @@ class FakeContract:
     position: int
 
 
-class FakeMassive:
+class FakeMassive(LoopbackServer):
     """The fake server; a context manager that runs it on 127.0.0.1 in a background thread."""
 
     def __init__(
@@ -150,6 +152,7 @@ class FakeMassive:
         range_filter: str = "honoured",
         missing_from_ranges: tuple[date, ...] = (),
     ) -> None:
+        super().__init__()
         if unpublished not in ("empty", "404"):
             raise ValueError("unpublished must be 'empty' or '404'")
         self.api_key = api_key
@@ -174,42 +177,6 @@ class FakeMassive:
         self._rate_limit: tuple[int, float, str | None] | None = None
         self._accepted: deque[float] = deque()
         self._request_ids = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle ----
-
-    def __enter__(self) -> FakeMassive:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-massive", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeMassive is not running: use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # ---- configuration ----
 
@@ -310,7 +277,7 @@ class FakeMassive:
 
     # ---- request handling (called from server threads) ----
 
-    def handle(self, handler: _Handler) -> None:
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
         split = urlsplit(handler.path)
         record = RecordedRequest(
             method=handler.command,
@@ -639,20 +606,6 @@ class FakeMassive:
         if status == 429:
             return self._error_body("ERROR", "error", RATE_LIMIT_MESSAGE)
         return self._error_body("ERROR", "error", f"Internal error ({status})")
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is exercised
-    timeout = 10  # idle keep-alive connections end, and their threads with them
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.fake.handle(self)  # type: ignore[attr-defined]
-
-    def do_POST(self) -> None:  # noqa: N802
-        self.server.fake.handle(self)  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence stderr access logs
-        return
 
 
 def unused_local_url() -> str:

@@ -37,10 +37,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 from zoneinfo import ZoneInfo
+
+from tests.fakes.loopback import LoopbackServer
 
 DEFAULT_TOKEN = "fake-unicorn-token-5b2e90c4a7d1"
 HISTORY_START = date(2025, 10, 1)
@@ -189,7 +191,7 @@ class FakeContract:
     quiet: bool
 
 
-class FakeUnicorn:
+class FakeUnicorn(LoopbackServer):
     """The fake server; a context manager that runs it on 127.0.0.1 in a background thread."""
 
     def __init__(
@@ -203,6 +205,7 @@ class FakeUnicorn:
         time_to_reset: str | None = "19:01 GMT+0000",
         stock_eod_status: int = 200,
     ) -> None:
+        super().__init__()
         self.token = token
         self.published_through = published_through
         self.max_offset = max_offset
@@ -220,36 +223,6 @@ class FakeUnicorn:
         self._rate_limit: tuple[int, float, str | None] | None = None
         self._accepted: deque[float] = deque()
         self._tradetimes: dict[tuple[FakeContract, date], str] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ---- lifecycle ----
-
-    def __enter__(self) -> FakeUnicorn:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        server.fake = self  # type: ignore[attr-defined]
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-unicorn", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeUnicorn is not running: use it as a context manager")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # ---- configuration ----
 
@@ -630,17 +603,6 @@ class FakeUnicorn:
             lines += [",".join(str(row[name]) for name in row) for row in rows]
             return 200, "\n".join(lines)
         return 200, rows
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 10
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        self.server.fake.handle(self)  # type: ignore[attr-defined]
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        return
 
 
 @cache

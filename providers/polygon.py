@@ -19,7 +19,6 @@ import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -39,6 +38,10 @@ from providers.base import (
     WindowNotServed,
 )
 from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path, settings_for_run
+from providers.values import count as _count
+from providers.values import number as _number
+from providers.values import reported as _reported
+from providers.values import strike as _strike
 from providers.window import ASSUMED_SLICE_SESSIONS
 from settings.environment import POLYGON_API_KEY
 
@@ -927,39 +930,6 @@ def _occ_or_none(ticker: Any) -> OccContract | None:
     try:
         return parse_occ_ticker(ticker)
     except InvalidOccTicker:
-        return None
-
-
-def _reported(value: Any) -> float | None:
-    """A number as the source reported it, NaN and infinities included: the validator
-    (`tasks/chain_rows.py`) stores those as NULL and counts them, so a bad feed shows in the report."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _number(value: Any) -> float | None:
-    """A finite number, or None: for values this module computes with (prices, closes)."""
-    number = _reported(value)
-    return number if number is not None and math.isfinite(number) else None
-
-
-def _count(value: Any) -> int | float | None:
-    """A count as reported, rounded when it is one; negative and non-finite values are kept for the
-    validator to drop the row and count it (`bad_count`), never quietly turned into NULL."""
-    number = _reported(value)
-    if number is None or not math.isfinite(number):
-        return number
-    return int(round(number))
-
-
-def _strike(value: Any) -> Decimal | None:
-    number = _number(value)
-    if number is None or number <= 0:
-        return None
-    try:
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
         return None
 
 

@@ -26,12 +26,11 @@ What the API offers (fact sheet /work/shared/providers/unicorn-api.md, read it b
 from __future__ import annotations
 
 import logging
-import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import parse_qsl, quote, urlsplit
 
@@ -51,6 +50,10 @@ from providers.base import (
     SessionUnavailable,
 )
 from providers.http import ApiClient, ApiResponse, HttpSettings, RequestBudget, next_page_path, settings_for_run
+from providers.values import count as _count
+from providers.values import number as _number
+from providers.values import reported as _reported
+from providers.values import strike as _strike
 from settings.environment import UNICORN_API_KEYS
 
 logger = logging.getLogger("kapman.providers.unicorn")
@@ -936,35 +939,6 @@ def _occ_expiration(contract: str) -> date | None:
     try:
         return parse_occ_ticker(contract).expiration_date
     except InvalidOccTicker:
-        return None
-
-
-def _reported(value: Any) -> float | None:
-    """A number as reported (NaN included: the validator stores it as NULL and counts it)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def _number(value: Any) -> float | None:
-    number = _reported(value)
-    return number if number is not None and math.isfinite(number) else None
-
-
-def _count(value: Any) -> int | float | None:
-    number = _reported(value)
-    if number is None or not math.isfinite(number):
-        return number
-    return int(round(number))
-
-
-def _strike(value: Any) -> Decimal | None:
-    number = _number(value)
-    if number is None or number <= 0:
-        return None
-    try:
-        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
         return None
 
 

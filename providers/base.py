@@ -75,6 +75,11 @@ class ChainSnapshot:
     notes: dict[str, str] = field(default_factory=dict)
     # The close is an estimate (e.g. the forward implied by put-call parity), never an exact spot.
     close_estimated: bool = False
+    # Pricing inputs the source reports for this session (annualised, continuously compounded, as
+    # fractions: 0.043 = 4.3%); None where it reports none. Stored with the snapshot so the dealer
+    # metrics price the gamma profile with the same inputs the source priced its greeks with.
+    risk_free_rate: float | None = None
+    dividend_yield: float | None = None
 
 
 class ProviderError(Exception):

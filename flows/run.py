@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -38,8 +39,11 @@ from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, State
 
+from charts.coverage import write_coverage_png
+from charts.files import DEFAULT_CHART_DIR, markdown_image
 from flows.opened import OpenOnce
 from flows.reporting import RunSummary, day_json_line, render_markdown, summarize, table_row
+from settings.environment import read_environment
 from store.chains import LedgerEntry, Writer, counts_as_complete, ledger_entries
 from store.connection import DatabaseTarget, connect, refusing_setup, resolve_target
 from store.coverage import read_coverage
@@ -283,8 +287,11 @@ def labelled_log_lines(run_id: str | None) -> Iterator[None]:
         logging.setLogRecordFactory(previous)
 
 
-def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
-    """Run the plan's days, publish artifacts, log the summary; fail only if every day failed."""
+def run_plan(plan: RunPlan, *, artifact_prefix: str, coverage_map: bool = False) -> RunSummary:
+    """Run the plan's days, publish artifacts, log the summary; fail only if every day failed.
+
+    `coverage_map` adds the window's heatmap (a backfill's); a nightly single day skips drawing it,
+    which would cost more than the rest of a no-op re-run."""
     request = plan.request
     started = time.monotonic()
     try:
@@ -300,7 +307,7 @@ def run_plan(plan: RunPlan, *, artifact_prefix: str) -> RunSummary:
         run_id=request.run_id,
     )
     publish(summary, artifact_prefix)
-    publish_coverage(plan, artifact_prefix)
+    publish_coverage(plan, artifact_prefix, heatmap=coverage_map)
     logger.info(summary.line())
     if request.emit_summary:
         emit(summary.json_line())
@@ -335,10 +342,12 @@ def publish(summary: RunSummary, artifact_prefix: str) -> None:
     )
 
 
-def publish_coverage(plan: RunPlan, artifact_prefix: str) -> None:
-    """The window's coverage after the run (sessions × symbols, from the ledger) as a table artifact,
-    with the command that fills what is still missing in its description. Best effort: a database
-    that cannot answer now leaves the run's own result untouched."""
+def publish_coverage(plan: RunPlan, artifact_prefix: str, *, heatmap: bool = True) -> None:
+    """The window's coverage after the run (sessions × symbols, from the ledger): a table artifact,
+    with the command that fills what is still missing in its description, and the same as a PNG
+    heatmap written under the chart directory and shown by a markdown artifact. Best effort: a
+    database that cannot answer now, or a disk that cannot take the picture, leaves the run's own
+    result untouched."""
     request = plan.request
     try:
         connection = connect(plan.target)
@@ -353,11 +362,35 @@ def publish_coverage(plan: RunPlan, artifact_prefix: str) -> None:
         return
     totals = " ".join(f"{name}={value}" for name, value in coverage.totals().items())
     command = coverage.fill_command(request.provider)
+    fill = f"; fill the gaps: {command}" if command else "; nothing missing"
     create_table_artifact(
-        key=f"{artifact_prefix}-coverage",
-        table=coverage.table(),
-        description=f"Coverage {totals}" + (f"; fill the gaps: {command}" if command else "; nothing missing"),
+        key=f"{artifact_prefix}-coverage", table=coverage.table(), description=f"Coverage {totals}{fill}"
     )
+    if not heatmap or not plan.sessions:
+        return
+    window = f"{plan.sessions[0].isoformat()}-{plan.sessions[-1].isoformat()}"
+    try:
+        path = write_coverage_png(
+            coverage,
+            coverage_chart_path(artifact_prefix, window),
+            title=f"{artifact_prefix} {window} ({request.provider})",
+        )
+    except Exception as exc:  # noqa: BLE001 - reported, never a failure of the run
+        logger.warning("coverage heatmap not written: %s", " ".join(str(exc).split())[:200])
+        return
+    logger.info("coverage heatmap: %s", path)
+    create_markdown_artifact(
+        key=f"{artifact_prefix}-coverage-map",
+        markdown=f"# Coverage {window}\n\n{totals}\n\n"
+        + markdown_image(path, alt=f"coverage {window}")
+        + (f"\nFill the gaps:\n\n```\n{command}\n```\n" if command else "\nNothing missing.\n"),
+        description=f"Coverage heatmap {window}: {path}",
+    )
+
+
+def coverage_chart_path(artifact_prefix: str, window: str) -> Path:
+    """Where a run's heatmap goes: one file per prefix and window, replaced by the window's next run."""
+    return (read_environment().chart_dir or DEFAULT_CHART_DIR) / "coverage" / f"{artifact_prefix}-{window}.png"
 
 
 def retry_delays(day_retries: int, first_delay_seconds: float) -> list[float]:

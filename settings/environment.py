@@ -23,6 +23,7 @@ from settings.errors import SetupError
 
 DATABASE_URL = "DATABASE_URL"
 PGDATA = "KAPMAN_PGDATA"
+CHART_DIR = "KAPMAN_CHART_DIR"
 PROVIDER = "OPTIONS_PROVIDER"
 MAX_REQUESTS_PER_MINUTE = "KAPMAN_MAX_REQUESTS_PER_MINUTE"
 PROVIDER_MODULES = "KAPMAN_PROVIDER_MODULES"
@@ -56,6 +57,8 @@ class Environment:
 
     database_url: str | None = field(default=None, repr=False)
     pgdata: Path | None = None
+    # Where runs write their charts (coverage heatmaps); None: `.kapman/charts` of the checkout.
+    chart_dir: Path | None = None
     provider: str | None = None
     max_requests_per_minute: int | None = None
     provider_modules: tuple[str, ...] = ()
@@ -120,6 +123,7 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
     return Environment(
         database_url=_database_url(text(DATABASE_URL)),
         pgdata=Path(pgdata).expanduser().resolve() if (pgdata := text(PGDATA)) else None,
+        chart_dir=Path(chart_dir).expanduser().resolve() if (chart_dir := text(CHART_DIR)) else None,
         provider=_provider_name(text(PROVIDER)),
         max_requests_per_minute=_requests_per_minute(text(MAX_REQUESTS_PER_MINUTE)),
         provider_modules=_module_names(text(PROVIDER_MODULES)),

@@ -6,7 +6,7 @@ python -m store watchlist add SPY QQQ     # add or re-activate symbols
 python -m store watchlist load FILE       # one symbol per line; blank lines and # comments ok
 python -m store watchlist show
 python -m store watchlist deactivate TSLA
-python -m store coverage --start-date 2025-12-09 --end-date 2025-12-22 [--symbols SPY,QQQ]
+python -m store coverage --start-date 2025-12-09 --end-date 2025-12-22 [--symbols SPY,QQQ] [--png FILE]
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--symbols", type=_symbols, help="comma-separated (default: the active watchlist)")
     coverage.add_argument("--calendar", default=DEFAULT_CALENDAR)
     coverage.add_argument("--provider", help="the provider the fill command names (default: the window's own)")
+    coverage.add_argument("--png", type=Path, metavar="FILE", help="also draw the grid as a PNG heatmap to FILE")
     return parser
 
 
@@ -105,6 +106,11 @@ def _coverage(connection, args: argparse.Namespace) -> int:  # noqa: ANN001 - ps
     providers = [name.removeprefix("by_") for name in totals if name.startswith("by_")]
     command = coverage.fill_command(args.provider or (providers[0] if len(providers) == 1 else None))
     print(f"fill the gaps: {command}" if command else "nothing missing")
+    if args.png:
+        from charts.coverage import write_coverage_png
+
+        title = f"Coverage {args.start_date.isoformat()} to {args.end_date.isoformat()}"
+        print(f"heatmap: {write_coverage_png(coverage, args.png, title=title)}")
     return 0
 
 

@@ -121,3 +121,19 @@ def _no_stray_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     ):
         if name in os.environ:
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Charts the runs of this session draw go to a temporary folder, never the checkout's `.kapman`
+    (set for the whole session, so workers and CLI subprocesses the tests start inherit it)."""
+    folder = tmp_path_factory.mktemp("charts")
+    previous = os.environ.get("KAPMAN_CHART_DIR")
+    os.environ["KAPMAN_CHART_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop("KAPMAN_CHART_DIR", None)
+        else:
+            os.environ["KAPMAN_CHART_DIR"] = previous

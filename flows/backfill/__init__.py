@@ -115,4 +115,4 @@ def _backfill(request: IngestRequest) -> RunSummary | State:
     if request.dry_run:
         log_plan(plan)
         return planned_summary(plan)
-    return final_state(run_plan(plan, artifact_prefix="options-backfill"))
+    return final_state(run_plan(plan, artifact_prefix="options-backfill", coverage_map=True))

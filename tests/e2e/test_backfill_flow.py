@@ -1,7 +1,9 @@
 """The backfill and single-day flows end to end: CLI → Prefect flow → ingest_day → PostgreSQL."""
 
+import base64
 import json
 import logging
+import re
 from datetime import date, timedelta
 
 import psycopg2
@@ -149,7 +151,7 @@ def test_progress_is_logged_range_days_heartbeat_and_summary(db, watchlist, reco
     assert f"rows_written={count(db, 'options_chains')}" in summary[0]
 
 
-def test_the_flow_writes_a_table_artifact_with_one_row_per_session(db, watchlist, recording):
+def test_the_flow_writes_a_table_artifact_with_one_row_per_session(db, watchlist, recording, chart_dir):
     summary = backfill_options(start_date=date(2025, 12, 9), end_date=date(2025, 12, 10), provider="recording")
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
@@ -173,6 +175,18 @@ def test_the_flow_writes_a_table_artifact_with_one_row_per_session(db, watchlist
         for day in ("2025-12-09", "2025-12-10")
     ]
     assert coverage.description.endswith("nothing missing")
+    # ... and as a heatmap: a PNG under the chart directory, shown inline by a markdown artifact.
+    with get_client(sync_client=True) as client:
+        [coverage_map] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["options-backfill-coverage-map"])),
+            sort="CREATED_DESC",
+            limit=1,
+        )
+    png = chart_dir / "coverage" / "options-backfill-2025-12-09-2025-12-10.png"
+    assert str(png) in coverage_map.description
+    inline = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", coverage_map.data)
+    assert inline and base64.b64decode(inline.group(1)) == png.read_bytes()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5_000
 
 
 def test_as_of_alone_is_exactly_one_day_of_a_range(make_database, monkeypatch, recording):

@@ -41,13 +41,14 @@ MAY_IMPORT: dict[str, set[str]] = {
     "dealer": set(),
     "store": {"settings"},
     "providers": {"markets", "settings"},
+    "charts": {"store", "settings"},
     "tasks": {"providers", "store", "markets", "dealer", "settings"},
-    "flows": {"tasks", "store", "markets", "settings"},
-    "scripts": {"flows", "tasks", "store", "markets", "settings"},
+    "flows": {"tasks", "store", "markets", "settings", "charts"},
+    "scripts": {"flows", "tasks", "store", "markets", "settings", "charts"},
 }
 # `python -m X` fronts (`flows/backfill/__main__.py`, `store/__main__.py`): command lines, not
 # library code; they may also use the command-line layer and the parsing helpers of `markets`.
-FRONT_MAY_IMPORT = {"scripts", "flows", "tasks", "store", "markets", "settings"}
+FRONT_MAY_IMPORT = {"scripts", "flows", "tasks", "store", "markets", "settings", "charts"}
 
 
 def module_name(path: Path) -> str:

@@ -33,6 +33,8 @@ from tests.deploy.chromium import ensure_chromium
 ROOT = Path(__file__).resolve().parents[2]
 # Where the UI check leaves its screenshot for a person to look at (README "Running with Prefect").
 SCREENSHOT = ROOT / ".kapman" / "screenshots" / "backfill-run.png"
+# ... and of the run list with a Partial backfill in it (README "When a night goes wrong").
+RUN_LIST_SCREENSHOT = ROOT / ".kapman" / "screenshots" / "run-list-partial.png"
 POOL = "kapman-process"
 BACKFILL = "backfill-options/options-backfill"
 DAILY = "ingest-options/options-daily"
@@ -84,6 +86,12 @@ class PrefectServer:
             timeout=timeout,
         )
         return result
+
+    def python(self, code: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        """`python -c CODE ARGS…` in the checkout, pointed at this server (e.g. saving a block)."""
+        return subprocess.run(
+            [sys.executable, "-c", code, *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def api(self, method: str, path: str, payload: Any = None) -> Any:
         response = httpx.request(method, f"{self.api_url}{path}", json=payload, timeout=30)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -14,8 +15,19 @@ import pytest
 
 from tests.dbutil import contents, count
 from tests.deploy.chromium import dump_dom, screenshot, visible_text
-from tests.deploy.conftest import BACKFILL, DAILY, DEALER, ROOT, SCREENSHOT, TERMINAL, Deployed, wait_until
+from tests.deploy.conftest import (
+    BACKFILL,
+    DAILY,
+    DEALER,
+    ROOT,
+    RUN_LIST_SCREENSHOT,
+    SCREENSHOT,
+    TERMINAL,
+    Deployed,
+    wait_until,
+)
 from tests.fakes.massive import ChainSpec, FakeMassive
+from tests.fakes.webhook import WebhookReceiver
 
 SYMBOLS = ["AAPL", "1234", "SPY"]
 START, END = "2025-12-09", "2025-12-12"
@@ -26,6 +38,8 @@ SESSIONS = ["2025-12-09", "2025-12-10", "2025-12-11", "2025-12-12"]
 class FinishedRun:
     flow_run: dict
     database_url: str
+    # A secret the run was given (an API key), to check it never shows.
+    secret: str = ""
 
     @property
     def id(self) -> str:
@@ -98,7 +112,32 @@ def test_the_cli_and_the_deployment_write_identical_rows_and_ledger(deployed, sy
     assert len(contents(url)[1]) == 2 * len(SESSIONS)
 
 
-def test_a_failed_day_leaves_the_run_completed_with_its_error_and_a_rerun_command(deployed, package_database):
+@pytest.fixture(scope="module")
+def alerts(deployed: Deployed) -> Iterator[WebhookReceiver]:
+    """The README's notification setup: a block named kapman-alerts (here a custom webhook posting to a
+    loopback receiver) and prefect.yaml's automations installed with `python -m scripts.automations`."""
+    with WebhookReceiver() as receiver:
+        block = deployed.server.python(
+            "import sys; from prefect.blocks.notifications import CustomWebhookNotificationBlock as Block; "
+            "Block(name='kapman', url=sys.argv[1], json_data={'subject': '{{subject}}', 'body': '{{body}}'}, "
+            "allow_private_urls=True).save('kapman-alerts', overwrite=True)",
+            receiver.base_url,
+        )
+        assert block.returncode == 0, block.stderr
+        installed = deployed.server.python(
+            "import sys; from scripts.automations import main; sys.exit(main(sys.argv[1:]))",
+            "--block",
+            "custom-webhook/kapman-alerts",
+            "--enable",
+        )
+        assert installed.returncode == 0, installed.stderr
+        assert "automation 'kapman-run-needs-attention'" in installed.stdout and "enabled" in installed.stdout
+        yield receiver
+
+
+@pytest.fixture(scope="module")
+def partial_backfill(deployed: Deployed, package_database, alerts: WebhookReceiver) -> FinishedRun:
+    """A polygon backfill whose last session the source has not published: 3 days done, 1 failed."""
     url = package_database(["AAPL", "KO"])
     # The fake has history through 2025-12-11 only: 2025-12-12 is "not published yet" for polygon.
     with FakeMassive(published_through=date(2025, 12, 11)) as fake:
@@ -109,6 +148,12 @@ def test_a_failed_day_leaves_the_run_completed_with_its_error_and_a_rerun_comman
             params={"start_date": START, "end_date": END, "provider": "polygon", "day_retries": "1"},
             env={"DATABASE_URL": url, "POLYGON_BASE_URL": fake.base_url, "POLYGON_API_KEY": fake.api_key},
         )
+        api_key = fake.api_key
+    return FinishedRun(flow_run=flow_run, database_url=url, secret=api_key)
+
+
+def test_a_failed_day_leaves_the_run_completed_with_its_error_and_a_rerun_command(deployed, partial_backfill):
+    flow_run = partial_backfill.flow_run
     assert flow_run["state_type"] == "COMPLETED", flow_run["state"]
     # ... under its own name, so the run list shows it; the message names the day to re-run.
     assert flow_run["state"]["name"] == "Partial" and "2025-12-12" in flow_run["state"]["message"]
@@ -117,12 +162,30 @@ def test_a_failed_day_leaves_the_run_completed_with_its_error_and_a_rerun_comman
     assert [rows[day]["status"] for day in SESSIONS] == ["succeeded", "succeeded", "succeeded", "failed"]
     assert "2025-12-12" in rows["2025-12-12"]["error"] and "not published" in rows["2025-12-12"]["error"]
     assert rows["2025-12-12"]["symbols_failed"] == 2 and rows["2025-12-12"]["rows"] == 0
-    assert fake.api_key not in json.dumps(rows)
+    assert partial_backfill.secret not in json.dumps(rows)
 
     summary = artifacts["options-backfill-summary"]["data"]
     assert "## Days to re-run" in summary
     rerun = [line for line in summary.splitlines() if line.startswith("python -m scripts.ingest_options")]
     assert rerun == ["python -m scripts.ingest_options --provider polygon --as-of 2025-12-12"]
+    # The window's heatmap is shown inline: 2 symbols × 4 sessions, the last row missing.
+    assert "data:image/png;base64," in artifacts["options-backfill-coverage-map"]["data"]
+
+
+def test_a_partial_run_reaches_a_person_through_the_installed_automation(partial_backfill, alerts):
+    name = partial_backfill.flow_run["name"]
+    notice = alerts.wait_for(lambda payload: isinstance(payload, dict) and name in payload["subject"], timeout=120)
+    assert notice["subject"] == f"kapman-options: {name} ended Partial"
+    assert "2025-12-12" in notice["body"] and partial_backfill.id in notice["body"]
+    assert partial_backfill.secret not in json.dumps(alerts.received)
+
+
+def test_the_run_list_shows_the_partial_run_by_its_state_name(deployed, partial_backfill, chromium):
+    page = f"{deployed.server.url}/v2/runs"
+    text = visible_text(dump_dom(chromium, page))
+    assert partial_backfill.flow_run["name"] in text and "Partial" in text
+    screenshot(chromium, page, RUN_LIST_SCREENSHOT)
+    assert RUN_LIST_SCREENSHOT.stat().st_size > 20_000
 
 
 def test_every_day_failing_fails_the_flow_run(deployed, package_database):

@@ -1,4 +1,4 @@
-"""A command-line run's lifetime: what it starts ends with it, and SIGINT/SIGTERM end it promptly.
+"""A command-line run's lifetime: the Prefect API it talks to, and SIGINT/SIGTERM ending it promptly.
 
 `run_flow(flow, parameters)` is how every front calls its flow:
 
@@ -6,9 +6,8 @@
   (`PREFECT_API_URL` in the environment, a Prefect profile or `prefect.toml`): the first run starts
   it in the background, in its own session, and later runs reuse it, so a run pays for no server
   start and the UI shows every local run. It is the one process a run leaves running, on purpose;
-  `python -m store stop` stops it. The run points Prefect at it for this process (its settings
-  context, which the flow's threads inherit) and for the processes it starts (`PREFECT_API_URL` in
-  its environment while the flow runs).
+  `python -m store stop` stops it. The run points Prefect at it for the rest of the process
+  (`use_prefect_api`).
 - **A signal ends the run at once.** The flow runs in a worker thread and the main thread only waits,
   holding the SIGINT and SIGTERM handlers (Prefect's engine cannot install its own SIGTERM bridge
   outside the main thread). Unwinding the flow is not an option: Prefect reports a crash only after
@@ -35,7 +34,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.context import refresh_global_settings_context
+from prefect.settings import PREFECT_API_URL
 
 from scripts import prefect_server
 from settings.environment import read_environment
@@ -69,8 +69,8 @@ class Interrupted(BaseException):
 
 def run_flow(flow: Flow, parameters: Mapping[str, object]) -> State:
     """Run `flow(**parameters)` to its final state; on SIGINT/SIGTERM, end the process (see module doc)."""
-    with prefect_api():
-        return _run(flow, parameters)
+    use_prefect_api()
+    return _run(flow, parameters)
 
 
 def _run(flow: Flow, parameters: Mapping[str, object]) -> State:
@@ -100,30 +100,27 @@ def _run(flow: Flow, parameters: Mapping[str, object]) -> State:
     return outcome[0]
 
 
-@contextmanager
-def prefect_api() -> Iterator[str]:
-    """Within the block, Prefect talks to the configured API, else to the warm local server (started
-    if it is not running); yields the API URL."""
+def use_prefect_api() -> str:
+    """Point Prefect at its API for the rest of this process: the configured one, else the warm
+    local server (started if it is not running). Returns the API URL.
+
+    The warm server's URL goes into this process's environment (so the processes a run starts, Dask
+    workers included, inherit it) and into Prefect's process-wide settings, which every thread sees,
+    also the threads Prefect starts without copying its context (a thread that saw no API URL would
+    start a temporary server of its own). It stays for the rest of the process: Prefect's log and
+    event workers still send after the flow returns, up to the process's exit."""
     configured = PREFECT_API_URL.value()
     if configured:
-        yield configured
-        return
+        return configured
     server = prefect_server.ensure(read_environment().prefect_home or prefect_server.DEFAULT_HOME)
     if server.started:
         logger.info(
             "started the local Prefect server in the background (UI: %s; stop it with `python -m store stop`)",
             server.url,
         )
-    saved = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = server.api_url
-    try:
-        with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
-            yield server.api_url
-    finally:
-        if saved is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = saved
+    refresh_global_settings_context()
+    return server.api_url
 
 
 def _flow_run_id(context: contextvars.Context) -> UUID | None:
@@ -194,10 +191,7 @@ def _report_cancelled(flow_run_id: UUID, message: str) -> str:
         else:
             outcome[0] = f"flow run {flow_run_id} marked Cancelled"
 
-    # In this thread's context: it names the API the run talks to (see `prefect_api`).
-    reporter = threading.Thread(
-        target=contextvars.copy_context().run, args=(report,), name="report-interrupted", daemon=True
-    )
+    reporter = threading.Thread(target=report, name="report-interrupted", daemon=True)
     reporter.start()
     reporter.join(REPORT_TIMEOUT_SECONDS)
     return outcome[0]

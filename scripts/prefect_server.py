@@ -225,9 +225,7 @@ def _wait_healthy(pid: int, url: str, home: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not healthy(url):
         if not _alive(pid):
-            raise PrefectServerUnavailable(
-                f"the local Prefect server exited while starting: see {home / LOG_FILE}"
-            )
+            raise PrefectServerUnavailable(f"the local Prefect server exited while starting: see {home / LOG_FILE}")
         if time.monotonic() > deadline:
             raise PrefectServerUnavailable(
                 f"the local Prefect server (pid {pid}) did not answer at {url} within {timeout:.0f}s: "

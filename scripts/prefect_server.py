@@ -84,7 +84,7 @@ class WarmServer:
 def running(home: Path = DEFAULT_HOME) -> WarmServer | None:
     """The server of `home` when it runs and answers its health endpoint, else None."""
     state = _read_state(home)
-    if state is None or not _serves(state["pid"], home) or not healthy(state["url"]):
+    if state is None or not serves(state["pid"], home) or not healthy(state["url"]):
         return None
     return WarmServer(pid=state["pid"], url=state["url"], home=home)
 
@@ -94,7 +94,7 @@ def ensure(home: Path = DEFAULT_HOME, *, timeout: float = STARTUP_TIMEOUT_SECOND
     home.mkdir(parents=True, exist_ok=True)
     with _locked(home):
         state = _read_state(home)
-        if state is not None and _serves(state["pid"], home):
+        if state is not None and serves(state["pid"], home):
             # Running, perhaps still starting (a run killed while it waited): wait for it.
             _wait_healthy(state["pid"], state["url"], home, timeout)
             return WarmServer(pid=state["pid"], url=state["url"], home=home)
@@ -128,10 +128,10 @@ def stop(home: Path = DEFAULT_HOME) -> StopOutcome:
 def server_of(home: Path) -> int | None:
     """The pid of the Prefect server whose home is `home`: the recorded one, else any found."""
     state = _read_state(home)
-    if state is not None and _serves(state["pid"], home):
+    if state is not None and serves(state["pid"], home):
         return state["pid"]
     for process in psutil.process_iter():
-        if _serves(process.pid, home):
+        if serves(process.pid, home):
             return process.pid
     return None
 
@@ -241,7 +241,7 @@ def _alive(pid: int) -> bool:
         return False
 
 
-def _serves(pid: int, home: Path) -> bool:
+def serves(pid: int, home: Path) -> bool:
     """Whether `pid` is a Prefect API server whose PREFECT_HOME is `home`."""
     try:
         process = psutil.Process(pid)

@@ -67,6 +67,10 @@ class PrefectServerUnavailable(SetupError):
     """The local Prefect server did not start (its log says why)."""
 
 
+class ServerExited(PrefectServerUnavailable):
+    """The server process ended before it answered (e.g. its port was taken meanwhile)."""
+
+
 @dataclass(frozen=True)
 class WarmServer:
     """A running local Prefect server: its pid, where it answers, and whether this call started it."""
@@ -100,11 +104,11 @@ def ensure(home: Path = DEFAULT_HOME, *, timeout: float = STARTUP_TIMEOUT_SECOND
             return WarmServer(pid=state["pid"], url=state["url"], home=home)
         preferred = state["port"] if state is not None else DEFAULT_PORT
         port = preferred if port_free(preferred) else free_port()
-        url = f"http://{HOST}:{port}"
-        pid = _spawn(home, port)
-        _write_state(home, {"pid": pid, "port": port, "url": url})
-        _wait_healthy(pid, url, home, timeout)
-        return WarmServer(pid=pid, url=url, home=home, started=True)
+        try:
+            return _start(home, port, timeout)
+        except ServerExited:
+            # A port found free can be taken before the server binds it: once more, on another.
+            return _start(home, free_port(), timeout)
 
 
 def stop(home: Path = DEFAULT_HOME) -> StopOutcome:
@@ -201,6 +205,14 @@ def server_environment(home: Path, port: int) -> dict[str, str]:
         }
     )
     return environment
+
+
+def _start(home: Path, port: int, timeout: float) -> WarmServer:
+    url = f"http://{HOST}:{port}"
+    pid = _spawn(home, port)
+    _write_state(home, {"pid": pid, "port": port, "url": url})
+    _wait_healthy(pid, url, home, timeout)
+    return WarmServer(pid=pid, url=url, home=home, started=True)
 
 
 def _spawn(home: Path, port: int) -> int:

@@ -7,9 +7,14 @@ pandas-market-calendars is the default; `weekdays` is the dependency-free fallba
 
 from __future__ import annotations
 
+import importlib.util
+import json
+import os
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from pathlib import Path
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -20,6 +25,9 @@ WEEKDAYS = "weekdays"
 NEW_YORK = ZoneInfo("America/New_York")
 # Regular US equity-options close; the weekday fallback has no early closes.
 REGULAR_CLOSE_NY = time(16, 0)
+# What pandas-market-calendars computed, per calendar-year and library version (see `_exchange_year`).
+CACHE_DIR = Path(__file__).resolve().parent.parent / ".kapman" / "calendars"
+_CACHEABLE_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
 class UnknownCalendar(SetupError, ValueError):
@@ -54,18 +62,75 @@ class WeekdayCalendar:
 
 @lru_cache(maxsize=64)
 def _exchange_year(name: str, year: int) -> dict[date, datetime]:
-    """One calendar year of sessions → close (UTC), computed once per process.
+    """One calendar year of sessions → close (UTC), computed once per process, and once per installed
+    version of pandas-market-calendars on this checkout.
 
     pandas-market-calendars recomputes every holiday rule on each `schedule()` call (~0.2 s of CPU
-    under the GIL), and providers ask several questions per fetch.
+    under the GIL), and providers ask several questions per fetch; importing it costs most of a
+    second more, which a re-run of a complete day would spend on nothing else. So a computed year is
+    kept in `.kapman/calendars/` as JSON, keyed by the library's installed version (an upgrade, which
+    may add a closure, recomputes), and read back without importing the library.
     """
+    cached = _read_cache(f"{name}-{year}")
+    if cached is not None:
+        return {date.fromisoformat(day): datetime.fromisoformat(close) for day, close in cached.items()}
     import pandas_market_calendars as mcal
 
     schedule = mcal.get_calendar(name).schedule(start_date=f"{year}-01-01", end_date=f"{year}-12-31")
-    return {
+    closes = {
         stamp.date(): close.to_pydatetime().astimezone(UTC)
         for stamp, close in zip(schedule.index, schedule["market_close"], strict=True)
     }
+    _write_cache(f"{name}-{year}", {day.isoformat(): close.isoformat() for day, close in closes.items()})
+    return closes
+
+
+def _calendar_names() -> frozenset[str]:
+    """Every pandas-market-calendars name (cached like the years)."""
+    cached = _read_cache("names")
+    if cached is not None:
+        return frozenset(cached)
+    import pandas_market_calendars as mcal
+
+    names = sorted(mcal.get_calendar_names())
+    _write_cache("names", names)
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def _library_version() -> str | None:
+    """The installed pandas-market-calendars version, read from its dist-info folder's name (without
+    importing it or scanning every distribution); None when it cannot be told (then no cache)."""
+    spec = importlib.util.find_spec("pandas_market_calendars")
+    if spec is None or spec.origin is None:
+        return None
+    found = sorted(Path(spec.origin).parent.parent.glob("pandas_market_calendars-*.dist-info"))
+    return found[-1].name.removesuffix(".dist-info") if len(found) == 1 else None
+
+
+def _read_cache(key: str) -> dict | list | None:
+    version = _library_version()
+    if version is None or not _CACHEABLE_NAME.fullmatch(key):
+        return None
+    try:
+        entry = json.loads((CACHE_DIR / f"{key}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return entry.get("values") if isinstance(entry, dict) and entry.get("library") == version else None
+
+
+def _write_cache(key: str, values: dict | list) -> None:
+    """Best effort: a read-only checkout just computes again next time."""
+    version = _library_version()
+    if version is None or not _CACHEABLE_NAME.fullmatch(key):
+        return
+    try:
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        partial = CACHE_DIR / f".{key}.{os.getpid()}.tmp"
+        partial.write_text(json.dumps({"library": version, "values": values}))
+        partial.replace(CACHE_DIR / f"{key}.json")
+    except OSError:
+        pass
 
 
 @dataclass(frozen=True)
@@ -94,9 +159,7 @@ def get_calendar(name: str = DEFAULT_CALENDAR) -> TradingCalendar:
     """Resolve a calendar by name, failing with the list of accepted names."""
     if name == WEEKDAYS:
         return WeekdayCalendar()
-    import pandas_market_calendars as mcal
-
-    if name not in mcal.get_calendar_names():
+    if name not in _calendar_names():
         raise UnknownCalendar(
             f"unknown calendar {name!r}: use {WEEKDAYS!r} or a pandas-market-calendars name such as XNYS"
         )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import TypeVar
 
-from flows.params import session_date, snapshot_time, symbol_list
+from flows.param_values import session_date, snapshot_time, symbol_list
 
 EXIT_OK, EXIT_ALL_FAILED, EXIT_UNUSABLE = 0, 1, 2
 # 128 + SIGINT, as a shell reports a Ctrl-C (a run interrupted later exits the same way, see lifetime.py).

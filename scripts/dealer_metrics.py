@@ -2,6 +2,7 @@
 session or a range, a thin front over the `dealer_metrics` flow.
 
 Exit codes as for ingest (`scripts.cli`): 0 done, 1 every ticker-day failed, 2 unusable setup.
+The flow (Prefect, numpy, psycopg2) is imported after the flags are parsed: `--help` answers at once.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from flows.dealer_metrics import DealerSummary, build_dealer_request, dealer_metrics, preopen_dealer_run
 from markets.calendar import DEFAULT_CALENDAR
 from scripts.cli import (
     EXIT_ALL_FAILED,
@@ -23,7 +23,6 @@ from scripts.cli import (
     non_negative_int_flag,
     symbols_flag,
 )
-from scripts.lifetime import run_flow
 from settings.errors import SetupError
 from settings.output import error_line
 
@@ -49,6 +48,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    from flows.dealer_metrics import DealerSummary, build_dealer_request, dealer_metrics, preopen_dealer_run
+    from scripts.lifetime import run_flow
+
     configure_logging(args.log_level)
     parameters = {
         "as_of": args.as_of,

@@ -6,8 +6,11 @@ provider). Run it twice: the second run finds every symbol-day complete and writ
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 from markets.snapshot import daily_snapshot_time
 from scripts.dealer_metrics import main as dealer_main
@@ -15,10 +18,9 @@ from scripts.ingest_options import main as ingest_main
 from settings.environment import read_environment
 from settings.errors import SetupError
 from settings.output import error_line
-from store.connection import DatabaseTarget, connect, resolve_target
-from store.dealer_rows import read_dealer_metrics
-from store.migrations import migrate
-from store.watchlist import active_symbols, load_symbols
+
+if TYPE_CHECKING:
+    from store.connection import DatabaseTarget
 
 DEMO_WATCHLIST = "demo"
 DEMO_SYMBOLS = ("SPY", "QQQ", "IWM", "AAPL", "MSFT", "NVDA", "TSLA", "AMZN")
@@ -29,6 +31,10 @@ METRICS_START, LOOKBACK_SESSIONS = "2025-12-16", 5
 
 def seed_demo_watchlist(target: DatabaseTarget) -> None:
     """The demo universe, added only when no watchlist exists yet (a user's own is left alone)."""
+    from store.connection import connect
+    from store.migrations import migrate
+    from store.watchlist import active_symbols, load_symbols
+
     connection = connect(target)
     try:
         migrate(connection)
@@ -40,6 +46,9 @@ def seed_demo_watchlist(target: DatabaseTarget) -> None:
 
 
 def print_metrics(target: DatabaseTarget, session: date) -> None:
+    from store.connection import connect
+    from store.dealer_rows import read_dealer_metrics
+
     connection = connect(target)
     try:
         metrics = read_dealer_metrics(connection, daily_snapshot_time(session))
@@ -63,7 +72,10 @@ def print_metrics(target: DatabaseTarget, session: date) -> None:
         )
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n\n")[0]).parse_args(argv)
+    from store.connection import resolve_target
+
     try:
         environment = read_environment()
         if environment.database_url:
@@ -87,7 +99,18 @@ def main() -> int:
         ["--start-date", METRICS_START, "--end-date", BACKFILL_END, "--lookback-sessions", str(LOOKBACK_SESSIONS)]
     )
     print_metrics(target, date.fromisoformat(BACKFILL_END))
+    print_where_the_runs_are()
     return code
+
+
+def print_where_the_runs_are() -> None:
+    """The last lines: where to look at the runs, and how to stop what keeps running."""
+    from prefect.settings import PREFECT_UI_URL
+
+    ui_url = PREFECT_UI_URL.value()
+    if ui_url:
+        print(f"\nPrefect UI: {ui_url} (every run above: logs, artifacts, the coverage map)")
+    print("The embedded PostgreSQL and the local Prefect server keep running: python -m store stop")
 
 
 if __name__ == "__main__":

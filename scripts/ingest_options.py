@@ -4,6 +4,9 @@ One session (`--as-of`, default the latest completed) runs `ingest_options`; a r
 (`--start-date`/`--end-date`) runs `backfill_options`. The flags are checked here, the run's settings
 once in `build_ingest_request`, and the run is opened before Prefect starts, so a bad setup is one
 line (exit 2) and costs no server start-up; the flow then adopts that opened run.
+
+The parser is built from light modules only: Prefect, pandas, numpy and psycopg2 are imported after
+the flags are parsed, so `--help` and a usage error answer at once.
 """
 
 from __future__ import annotations
@@ -13,12 +16,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from prefect import tags
-
-from flows.backfill import backfill_options
-from flows.ingest import ingest_options
-from flows.reporting import RunSummary
-from flows.run import AllDaysFailed, preopen_run
 from markets.calendar import DEFAULT_CALENDAR
 from scripts.cli import (
     EXIT_ALL_FAILED,
@@ -34,11 +31,10 @@ from scripts.cli import (
     symbols_flag,
     timestamp_flag,
 )
-from scripts.lifetime import run_flow
 from settings.environment import command_line_overrides
 from settings.errors import SetupError
 from settings.output import error_line
-from tasks.request import DEFAULT_LARGE_SYMBOLS, build_ingest_request
+from tasks.request import DEFAULT_LARGE_SYMBOLS
 
 
 def build_parser(prog: str, range_only: bool = False) -> argparse.ArgumentParser:
@@ -163,6 +159,14 @@ def main(
     argv: Sequence[str] | None = None, *, prog: str = "python -m scripts.ingest_options", range_only: bool = False
 ) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv), prog, range_only)
+    from prefect import tags
+
+    from flows.backfill import backfill_options
+    from flows.ingest import ingest_options
+    from flows.run import preopen_run
+    from scripts.lifetime import run_flow
+    from tasks.request import build_ingest_request
+
     configure_logging(log_level(args.log_level, verbose=args.verbose, quiet=args.quiet))
     parameters = flow_parameters(args)
     # --db-url and --api-key stand for their variables in this process: the flow reads them from
@@ -184,6 +188,9 @@ def main(
 
 def exit_code(outcome: object) -> int:
     """The exit code (and the last line printed) for what the flow returned or raised."""
+    from flows.reporting import RunSummary
+    from flows.run import AllDaysFailed
+
     if isinstance(outcome, RunSummary):
         print(outcome.line())
         return EXIT_OK

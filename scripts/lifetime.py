@@ -1,51 +1,47 @@
-"""A command-line run's lifetime: what it starts ends with it, and SIGINT/SIGTERM end it promptly.
+"""A command-line run's lifetime: the Prefect API it talks to, and SIGINT/SIGTERM ending it promptly.
 
 `run_flow(flow, parameters)` is how every front calls its flow:
 
-- **Prefect's temporary server is ours.** Without `PREFECT_API_URL`, Prefect starts a temporary API
-  server (a uvicorn subprocess, `SubprocessASGIServer`) the first time anything asks for a client,
-  from whichever thread asks, and stops it only from an `atexit` hook: a SIGKILLed run left it
-  running, and a Ctrl-C delivered to the whole process group killed it under the run, whose API
-  calls then failed for a minute. We start that same server (Prefect's own instance, command and
-  settings: Prefect's code finds and reuses it) before the flow runs, from the main thread, with two
-  options added to its `Popen`: its own session, so a terminal's Ctrl-C reaches only us and we stop
-  it after reporting the run; and, on Linux, a parent-death signal (`prctl(PR_SET_PDEATHSIG,
-  SIGTERM)` in the child before it execs), so the kernel terminates it when we die, even by SIGKILL.
-  The parent-death signal follows the *thread* that started the child, which is why the main thread
-  starts it (it lives as long as the process). Options are injected rather than the command copied,
-  so the server stays exactly what Prefect's version starts.
+- **Prefect's API is the warm local server** (`scripts.prefect_server`), unless one is configured
+  (`PREFECT_API_URL` in the environment, a Prefect profile or `prefect.toml`): the first run starts
+  it in the background, in its own session, and later runs reuse it, so a run pays for no server
+  start and the UI shows every local run. It is the one process a run leaves running, on purpose;
+  `python -m store stop` stops it. The run points Prefect at it for the rest of the process
+  (`use_prefect_api`).
 - **A signal ends the run at once.** The flow runs in a worker thread and the main thread only waits,
   holding the SIGINT and SIGTERM handlers (Prefect's engine cannot install its own SIGTERM bridge
   outside the main thread). Unwinding the flow is not an option: Prefect reports a crash only after
   its task runner has joined every task thread, and a fetch in flight can take minutes. So on a
-  signal the main thread marks the flow run (and its unfinished task runs) Cancelled, stops the
-  temporary server, prints one `interrupted: …` line and leaves with `os._exit(128 + signal)`.
-  Symbol-days in flight need nothing: each is one transaction, and PostgreSQL rolls back a
-  transaction whose connection closes with the process.
+  signal the main thread marks the flow run (and its unfinished task runs) Cancelled, prints one
+  `interrupted: …` line and leaves with `os._exit(128 + signal)`. Symbol-days in flight need
+  nothing: each is one transaction, and PostgreSQL rolls back a transaction whose connection closes
+  with the process. The warm server, in a session of its own, sees neither the terminal's Ctrl-C nor
+  the run's end.
 """
 
 from __future__ import annotations
 
 import contextvars
-import ctypes
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from types import FrameType, SimpleNamespace
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 from uuid import UUID
 
-from prefect.settings import PREFECT_API_URL, PREFECT_SERVER_EPHEMERAL_ENABLED
+from prefect.context import refresh_global_settings_context
+from prefect.settings import PREFECT_API_URL
+
+from scripts import prefect_server
+from settings.environment import read_environment
 
 if TYPE_CHECKING:
     from prefect import Flow
-    from prefect.server.api.server import SubprocessASGIServer
     from prefect.states import State
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -55,7 +51,8 @@ REPORT_TIMEOUT_SECONDS = 15.0
 SETTLE_SECONDS = 1.5
 SETTLE_POLL_SECONDS = 0.25
 SIGNAL_CHECK_SECONDS = 0.1
-_PR_SET_PDEATHSIG = 1
+
+logger = logging.getLogger("kapman.cli")
 
 
 class Interrupted(BaseException):
@@ -72,7 +69,11 @@ class Interrupted(BaseException):
 
 def run_flow(flow: Flow, parameters: Mapping[str, object]) -> State:
     """Run `flow(**parameters)` to its final state; on SIGINT/SIGTERM, end the process (see module doc)."""
-    server = start_temporary_server()
+    use_prefect_api()
+    return _run(flow, parameters)
+
+
+def _run(flow: Flow, parameters: Mapping[str, object]) -> State:
     outcome: list[Any] = []
 
     def call() -> None:
@@ -93,44 +94,33 @@ def run_flow(flow: Flow, parameters: Mapping[str, object]) -> State:
             while runner.is_alive():
                 runner.join(SIGNAL_CHECK_SECONDS)
         except Interrupted as interrupted:
-            _end_interrupted(interrupted, _flow_run_id(context), server)
+            _end_interrupted(interrupted, _flow_run_id(context))
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
 
 
-def start_temporary_server() -> SubprocessASGIServer | None:
-    """Start Prefect's temporary API server tied to this process, unless an API URL is configured."""
-    if PREFECT_API_URL.value() or not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
-        return None
-    from prefect.server.api import server as prefect_server
+def use_prefect_api() -> str:
+    """Point Prefect at its API for the rest of this process: the configured one, else the warm
+    local server (started if it is not running). Returns the API URL.
 
-    # The instance Prefect's own `get_client()` looks up and reuses (keyed by port None).
-    server = prefect_server.SubprocessASGIServer()
-    prefect_server.subprocess = SimpleNamespace(**{**vars(subprocess), "Popen": _tied_popen(os.getpid())})
-    try:
-        server.start()
-    finally:
-        prefect_server.subprocess = subprocess
-    return server
-
-
-def _tied_popen(parent_pid: int) -> Callable[..., subprocess.Popen]:
-    """`subprocess.Popen` whose child has its own session and dies with `parent_pid` (Linux)."""
-    preexec: Callable[[], None] | None = None
-    if sys.platform.startswith("linux"):
-        # Resolved before the fork: the child only calls it (nothing to import or lock there).
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-
-        def preexec() -> None:
-            prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-            if os.getppid() != parent_pid:  # the parent died before the signal was armed
-                os._exit(1)
-
-    def popen(*args: Any, **kwargs: Any) -> subprocess.Popen:
-        return subprocess.Popen(*args, **kwargs, start_new_session=True, preexec_fn=preexec)
-
-    return popen
+    The warm server's URL goes into this process's environment (so the processes a run starts, Dask
+    workers included, inherit it) and into Prefect's process-wide settings, which every thread sees,
+    also the threads Prefect starts without copying its context (a thread that saw no API URL would
+    start a temporary server of its own). It stays for the rest of the process: Prefect's log and
+    event workers still send after the flow returns, up to the process's exit."""
+    configured = PREFECT_API_URL.value()
+    if configured:
+        return configured
+    server = prefect_server.ensure(read_environment().prefect_home or prefect_server.DEFAULT_HOME)
+    if server.started:
+        logger.info(
+            "started the local Prefect server in the background (UI: %s; stop it with `python -m store stop`)",
+            server.url,
+        )
+    os.environ["PREFECT_API_URL"] = server.api_url
+    refresh_global_settings_context()
+    return server.api_url
 
 
 def _flow_run_id(context: contextvars.Context) -> UUID | None:
@@ -155,11 +145,9 @@ def _signals_raise_interrupted() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _end_interrupted(
-    interrupted: Interrupted, flow_run_id: UUID | None, server: SubprocessASGIServer | None
-) -> NoReturn:
-    """Report the run as cancelled, stop what it started, print one line, and leave."""
-    # The line below is all a user reads of the stop (Prefect logs its server's stop at INFO).
+def _end_interrupted(interrupted: Interrupted, flow_run_id: UUID | None) -> NoReturn:
+    """Report the run as cancelled, print one line, and leave."""
+    # The line below is all a user reads of the stop (Prefect's INFO lines would bury it).
     logging.disable(logging.INFO)
     for signum in HANDLED_SIGNALS:
         # A second signal while we report: leave at once.
@@ -167,8 +155,6 @@ def _end_interrupted(
     name = signal.Signals(interrupted.signum).name
     message = f"interrupted by {name}: symbol-days in flight were rolled back; re-run the command to complete them"
     reported = _report_cancelled(flow_run_id, message) if flow_run_id is not None else "flow run not started"
-    if server is not None:
-        server.stop()
     sys.stdout.flush()
     print(f"interrupted: {name}, {reported}; symbol-days in flight were rolled back", file=sys.stderr, flush=True)
     os._exit(interrupted.exit_code)

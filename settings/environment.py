@@ -24,6 +24,8 @@ from settings.errors import SetupError
 DATABASE_URL = "DATABASE_URL"
 PGDATA = "KAPMAN_PGDATA"
 CHART_DIR = "KAPMAN_CHART_DIR"
+# Where the local Prefect server kept warm between runs keeps its home (default .kapman/prefect).
+PREFECT_HOME = "KAPMAN_PREFECT_HOME"
 PROVIDER = "OPTIONS_PROVIDER"
 MAX_REQUESTS_PER_MINUTE = "KAPMAN_MAX_REQUESTS_PER_MINUTE"
 PROVIDER_MODULES = "KAPMAN_PROVIDER_MODULES"
@@ -59,6 +61,7 @@ class Environment:
     pgdata: Path | None = None
     # Where runs write their charts (coverage heatmaps); None: `.kapman/charts` of the checkout.
     chart_dir: Path | None = None
+    prefect_home: Path | None = None
     provider: str | None = None
     max_requests_per_minute: int | None = None
     provider_modules: tuple[str, ...] = ()
@@ -124,6 +127,7 @@ def read_environment(environ: Mapping[str, str] | None = None) -> Environment:
         database_url=_database_url(text(DATABASE_URL)),
         pgdata=Path(pgdata).expanduser().resolve() if (pgdata := text(PGDATA)) else None,
         chart_dir=Path(chart_dir).expanduser().resolve() if (chart_dir := text(CHART_DIR)) else None,
+        prefect_home=Path(home).expanduser().resolve() if (home := text(PREFECT_HOME)) else None,
         provider=_provider_name(text(PROVIDER)),
         max_requests_per_minute=_requests_per_minute(text(MAX_REQUESTS_PER_MINUTE)),
         provider_modules=_module_names(text(PROVIDER_MODULES)),

@@ -1,7 +1,7 @@
 """`python -m store`: the database in use, and the watchlist that decides what is ingested.
 
 python -m store url                       # URL of the database (starts the embedded server)
-python -m store stop                      # stop the embedded server
+python -m store stop                      # stop the embedded server and the local Prefect server
 python -m store watchlist add SPY QQQ     # add or re-activate symbols
 python -m store watchlist load FILE       # one symbol per line; blank lines and # comments ok
 python -m store watchlist show
@@ -21,6 +21,7 @@ from pathlib import Path
 from markets.calendar import DEFAULT_CALENDAR, get_calendar
 from markets.snapshot import parse_session_date, snapshot_time_for
 from markets.symbols import InvalidSymbol, normalize_symbols, parse_symbol_list, read_symbol_file
+from scripts import prefect_server
 from settings.environment import read_environment
 from settings.errors import SetupError
 from settings.output import error_line
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m store", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("url", help="print the database URL (starting the embedded server if needed)")
-    commands.add_parser("stop", help="stop the embedded server")
+    commands.add_parser("stop", help="stop the embedded PostgreSQL and the local Prefect server of this checkout")
     commands.add_parser("migrate", help="create or upgrade the schema")
     watchlist = commands.add_parser("watchlist", help="manage the symbols that are ingested")
     actions = watchlist.add_subparsers(dest="action", required=True)
@@ -120,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         environment = read_environment()
         if args.command == "stop":
             print(embedded.stop(environment.pgdata or embedded.DEFAULT_DATA_DIR).message)
+            print(prefect_server.stop(environment.prefect_home or prefect_server.DEFAULT_HOME).message)
             return 0
         target = resolve_target(environment.database_url, environment.pgdata)
         if args.command == "url":

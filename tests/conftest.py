@@ -137,3 +137,24 @@ def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ.pop("KAPMAN_CHART_DIR", None)
         else:
             os.environ["KAPMAN_CHART_DIR"] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The warm local Prefect server's home for this session: a temporary folder, never the
+    checkout's `.kapman/prefect` (set for the whole session, so CLI subprocesses inherit it). Tests
+    run against the test harness or servers of their own; one that starts the warm server stops it,
+    and whatever a failed test left running there is stopped when the session ends."""
+    from scripts import prefect_server
+
+    folder = tmp_path_factory.mktemp("prefect-home")
+    previous = os.environ.get("KAPMAN_PREFECT_HOME")
+    os.environ["KAPMAN_PREFECT_HOME"] = str(folder)
+    try:
+        yield folder
+    finally:
+        prefect_server.stop(folder)
+        if previous is None:
+            os.environ.pop("KAPMAN_PREFECT_HOME", None)
+        else:
+            os.environ["KAPMAN_PREFECT_HOME"] = previous

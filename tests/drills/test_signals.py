@@ -4,8 +4,9 @@ Each drill starts the CLI in its own session and signals it only once it is obse
 symbol-day (the drill provider blocked in a fetch, or a COPY stalled on a row the test holds). A
 stopped run exits 130 / 143 within a generous bound with one `interrupted:` line and no traceback,
 leaves no half-written symbol-day and no backend of its own, its flow run reads back Cancelled
-(never Running) from the Prefect API, and every process it started has ended. A SIGKILLed run's
-Prefect temporary server ends too, though no code of the run could stop it.
+(never Running) from the Prefect API, and every process it started has ended but the warm local
+Prefect server, which a run started without `PREFECT_API_URL` leaves running on purpose (in a
+session of its own, so a terminal's Ctrl-C does not reach it) and `store stop` ends.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,9 +30,11 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from markets.snapshot import snapshot_time_for
+from scripts import prefect_server
 from store.tickers import ensure_tickers
 from tests.dbutil import seed_watchlist
 from tests.drills.support import (
+    ROOT,
     CliProcess,
     cli_env,
     complete_symbol_days,
@@ -63,15 +68,17 @@ class Drill:
         self.processes.append(process)
         return process
 
-    def env(self, *, temporary_server: bool = False, **extra: str) -> dict[str, str]:
-        """The CLI's environment: the session's Prefect API, or none (Prefect starts its temporary
-        server, with a Prefect home of its own under this test's directory)."""
+    @property
+    def prefect_home(self) -> Path:
+        return self.directory / "prefect-home"
+
+    def env(self, *, warm_server: bool = False, **extra: str) -> dict[str, str]:
+        """The CLI's environment: the session's Prefect API, or none (the run starts the warm local
+        server, with a home of its own under this test's directory)."""
         env = cli_env(self.url, self.directory, **extra)
-        if temporary_server:
+        if warm_server:
             env.pop("PREFECT_API_URL")
-            env["PREFECT_HOME"] = str(self.directory / "prefect-home")
-            # A loaded 2-core machine can take longer than Prefect's default 20 s to start it.
-            env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+            env["KAPMAN_PREFECT_HOME"] = str(self.prefect_home)
         return env
 
     def descendants(self, run: CliProcess) -> list[psutil.Process]:
@@ -99,10 +106,10 @@ def alive(process: psutil.Process) -> bool:
         return False
 
 
-def temporary_server(processes: list[psutil.Process]) -> list[psutil.Process]:
+def prefect_servers(processes: list[psutil.Process]) -> list[psutil.Process]:
     def is_server(process: psutil.Process) -> bool:
         try:
-            return "prefect.server.api.server:create_app" in process.cmdline()
+            return prefect_server.SERVER_APP in process.cmdline()
         except psutil.Error:
             return False
 
@@ -116,6 +123,7 @@ def drill(make_database, tmp_path) -> Iterator[Drill]:  # noqa: ANN001
     seed_watchlist(watcher, list(SYMBOLS))
     state = Drill(url, tmp_path, watcher)
     yield state
+    prefect_server.stop(state.prefect_home)
     for process in state.processes:
         process.close()
     # The processes a run started are in sessions of their own: a failed test must not leave them.
@@ -123,6 +131,19 @@ def drill(make_database, tmp_path) -> Iterator[Drill]:  # noqa: ANN001
         if alive(process):
             process.kill()
     watcher.close()
+
+
+def store_stop(drill: Drill) -> subprocess.CompletedProcess:
+    """`python -m store stop` as a user runs it, for this drill's Prefect home (and an embedded
+    PostgreSQL data directory of its own that never ran: the session's server is not its to stop)."""
+    env = {
+        **cli_env(None),
+        "KAPMAN_PREFECT_HOME": str(drill.prefect_home),
+        "KAPMAN_PGDATA": str(drill.directory / "pg"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "store", "stop"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def in_fetch(drill: Drill, env: dict[str, str]) -> CliProcess:
@@ -238,27 +259,44 @@ def test_sigterm_with_the_symbol_days_rows_sent_rolls_it_back(drill):
     assert query(drill.watcher, "SELECT count(*) FROM options_chains WHERE ticker_id = %s", (ticker_id,)) == [(0,)]
 
 
-def test_ctrl_c_ends_the_prefect_temporary_server_the_run_started(drill):
-    run = in_fetch(drill, drill.env(temporary_server=True))
-    servers = temporary_server(drill.descendants(run))
+def test_ctrl_c_leaves_only_the_warm_prefect_server_the_run_started_and_store_stop_ends_it(drill):
+    run = in_fetch(drill, drill.env(warm_server=True))
+    servers = prefect_servers(drill.descendants(run))
     assert len(servers) == 1, drill.seen
+    # A session of its own: a terminal's Ctrl-C, sent to the run's process group, is not for it.
+    assert os.getsid(servers[0].pid) == servers[0].pid != os.getsid(run.pid)
 
     assert_one_interrupted_line(run, stopped(run, signal.SIGINT, group=True), signal.SIGINT)
-    assert [process for process in drill.seen if alive(process)] == []
+    assert [process for process in drill.seen if alive(process)] == servers
+    assert prefect_server.running(drill.prefect_home).pid == servers[0].pid
     assert complete_symbol_days(drill.watcher) == {FIRST}
 
+    stopped_server = store_stop(drill)
+    assert stopped_server.returncode == 0 and f"stopped the Prefect server in {drill.prefect_home}" in (
+        stopped_server.stdout
+    ), stopped_server.stdout + stopped_server.stderr
+    assert not alive(servers[0]) and prefect_server.running(drill.prefect_home) is None
 
-def test_a_sigkilled_run_takes_its_prefect_temporary_server_with_it(drill):
-    run = in_fetch(drill, drill.env(temporary_server=True))
-    servers = temporary_server(drill.descendants(run))
+
+def test_a_sigkilled_run_leaves_only_the_warm_prefect_server_which_the_next_run_reuses(drill):
+    run = in_fetch(drill, drill.env(warm_server=True))
+    servers = prefect_servers(drill.descendants(run))
     assert len(servers) == 1, drill.seen
 
-    # The run alone, not its process group: no code of the run can stop the server now.
+    # The run alone, not its process group: no code of the run runs after this.
     os.kill(run.pid, signal.SIGKILL)
     assert run.wait(timeout=PROMPT_SECONDS) == -signal.SIGKILL
     wait_until(
-        lambda: not any(alive(process) for process in drill.seen),
-        what="the temporary server of the killed run to end",
+        lambda: [process for process in drill.seen if alive(process)] == servers,
+        what="every process of the killed run but the warm server to end",
         timeout=PROMPT_SECONDS,
     )
+    again = drill.start(drill.env(warm_server=True))
+    assert again.wait(timeout=300) == 0, again.output
+    assert "started the local Prefect server" not in again.stderr, again.output
+    assert prefect_server.running(drill.prefect_home).pid == servers[0].pid
+    assert [
+        process.pid for process in psutil.process_iter() if prefect_server.serves(process.pid, drill.prefect_home)
+    ] == [servers[0].pid]
     assert half_written_symbol_days(drill.watcher) == []
+    assert complete_symbol_days(drill.watcher) == set(f"{symbol}@{SESSION.isoformat()}" for symbol in SYMBOLS)

@@ -1,3 +1,5 @@
+import json
+import sys
 from datetime import UTC, date, datetime
 
 import pytest
@@ -78,3 +80,29 @@ def test_previous_sessions_are_strictly_before_and_ascending():
         date(2025, 12, 8),
     ]
     assert previous_sessions(get_calendar("XNYS"), date(2025, 12, 9), 0) == []
+
+
+def test_a_computed_exchange_year_is_kept_and_read_back_equal_without_the_library(tmp_path, monkeypatch):
+    from markets import calendar
+
+    monkeypatch.setattr(calendar, "CACHE_DIR", tmp_path)
+    calendar._exchange_year.cache_clear()
+    computed = calendar._exchange_year("XNYS", 2024)
+    assert (tmp_path / "XNYS-2024.json").exists()
+    calendar._exchange_year.cache_clear()
+    # The library is not asked again: make it unusable and read the same year back.
+    monkeypatch.setitem(sys.modules, "pandas_market_calendars", None)
+    assert calendar._exchange_year("XNYS", 2024) == computed
+    assert date(2024, 12, 25) not in computed and computed[date(2024, 12, 24)].hour == 18  # early close
+    calendar._exchange_year.cache_clear()
+
+
+def test_a_year_kept_by_another_library_version_is_computed_again(tmp_path, monkeypatch):
+    from markets import calendar
+
+    monkeypatch.setattr(calendar, "CACHE_DIR", tmp_path)
+    (tmp_path / "XNYS-2024.json").write_text(json.dumps({"library": "pandas_market_calendars-0.0", "values": {}}))
+    calendar._exchange_year.cache_clear()
+    assert len(calendar._exchange_year("XNYS", 2024)) == 252
+    assert json.loads((tmp_path / "XNYS-2024.json").read_text())["library"] == calendar._library_version()
+    calendar._exchange_year.cache_clear()

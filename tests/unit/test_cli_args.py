@@ -53,11 +53,13 @@ def test_backfill_module_requires_a_range(capsys):
 
 
 def test_ctrl_c_while_the_run_is_being_opened_is_one_line_and_exit_130(monkeypatch, capsys):
+    import flows.run
     import scripts.ingest_options as cli
 
     def interrupted(request):  # noqa: ANN001, ANN202
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "preopen_run", interrupted)
+    # The command line imports the run path after parsing its flags: replaced where it is found.
+    monkeypatch.setattr(flows.run, "preopen_run", interrupted)
     assert cli.main(["--provider", "synthetic", "--as-of", "2025-12-09"]) == 130
     assert capsys.readouterr().err.splitlines() == ["interrupted: before the run started; nothing was written"]

@@ -11,6 +11,7 @@ from settings.errors import SetupError
 def test_an_empty_environment_means_every_default():
     environment = read_environment({})
     assert environment.database_url is None and environment.pgdata is None and environment.provider is None
+    assert environment.prefect_home is None
     assert environment.max_requests_per_minute is None and environment.provider_modules == ()
     assert environment.credentials_for("polygon").api_key is None
 
@@ -20,6 +21,7 @@ def test_values_are_read_trimmed_and_typed(tmp_path):
         {
             "DATABASE_URL": " postgresql://kapman:secret@db.example:5432/kapman ",
             "KAPMAN_PGDATA": str(tmp_path / "pg"),
+            "KAPMAN_PREFECT_HOME": str(tmp_path / "prefect"),
             "OPTIONS_PROVIDER": "polygon",
             "KAPMAN_MAX_REQUESTS_PER_MINUTE": " 5 ",
             "KAPMAN_PROVIDER_MODULES": "tests.plugins.tiny_providers, vendor.adapter",
@@ -29,6 +31,7 @@ def test_values_are_read_trimmed_and_typed(tmp_path):
     )
     assert environment.database_url == "postgresql://kapman:secret@db.example:5432/kapman"
     assert environment.pgdata == Path(tmp_path / "pg").resolve()
+    assert environment.prefect_home == Path(tmp_path / "prefect").resolve()
     assert (environment.provider, environment.max_requests_per_minute) == ("polygon", 5)
     assert environment.provider_modules == ("tests.plugins.tiny_providers", "vendor.adapter")
     polygon = environment.credentials_for("polygon")

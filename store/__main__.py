@@ -7,6 +7,7 @@ python -m store watchlist load FILE       # one symbol per line; blank lines and
 python -m store watchlist show
 python -m store watchlist deactivate TSLA
 python -m store coverage --start-date 2025-12-09 --end-date 2025-12-22 [--symbols SPY,QQQ]
+python -m store export --start-date 2025-12-09 --end-date 2025-12-22 [--symbols SPY] --format parquet --out DIR
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import psycopg2
+
 from markets.calendar import DEFAULT_CALENDAR, get_calendar
-from markets.snapshot import parse_session_date, snapshot_time_for
+from markets.snapshot import days_between, parse_session_date, snapshot_time_for
 from markets.symbols import InvalidSymbol, normalize_symbols, parse_symbol_list, read_symbol_file
-from settings.environment import read_environment
+from settings.environment import Environment, read_environment
 from settings.errors import SetupError
 from settings.output import error_line
 from store import embedded
-from store.connection import connect, refusing_setup, resolve_target
+from store.connection import DatabaseUnavailable, connect, refusing_setup, resolve_target
 from store.coverage import read_coverage
 from store.migrations import migrate
 from store.watchlist import DEFAULT_WATCHLIST, active_symbols, deactivate_symbols, list_entries, load_symbols
@@ -69,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--symbols", type=_symbols, help="comma-separated (default: the active watchlist)")
     coverage.add_argument("--calendar", default=DEFAULT_CALENDAR)
     coverage.add_argument("--provider", help="the provider the fill command names (default: the window's own)")
+    # Dates and format are checked by `_export` itself, so a bad value is one `error:` line.
+    export = commands.add_parser(
+        "export", help="write stored chains and ledger rows to DIR/session=YYYY-MM-DD/ as parquet or csv"
+    )
+    export.add_argument("--start-date", required=True)
+    export.add_argument("--end-date", required=True)
+    export.add_argument("--symbols", help="comma-separated (default: every symbol stored)")
+    export.add_argument("--format", default="parquet", help="parquet (default) or csv")
+    export.add_argument("--out", type=Path, required=True, help="the directory that receives the partitions")
     return parser
 
 
@@ -112,6 +124,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         environment = read_environment()
+        if args.command == "export":
+            return _export(environment, args)
         if args.command == "stop":
             print(embedded.stop(environment.pgdata or embedded.DEFAULT_DATA_DIR).message)
             return 0
@@ -131,6 +145,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SetupError, OSError) as exc:
         print(error_line(exc), file=sys.stderr)
         return 2
+
+
+def _export_date(flag: str, text: str) -> date:
+    try:
+        return parse_session_date(text)
+    except ValueError as exc:
+        raise SetupError(f"{flag}: {exc}") from None
+
+
+def _export(environment: Environment, args: argparse.Namespace) -> int:
+    """Check every input before the database is asked anything and DIR is touched, then stream
+    each session's partition; a failure part-way leaves only whole files of whole sessions."""
+    from store.export import FORMATS, export_sessions, prepare_directory  # pyarrow: only when exporting
+    from store.readback import ticker_ids_of
+
+    start, end = _export_date("--start-date", args.start_date), _export_date("--end-date", args.end_date)
+    stamps = {day: snapshot_time_for(day) for day in days_between(start, end)}
+    if args.format not in FORMATS:
+        raise SetupError(f"--format {args.format[:20]!r} is not one of {', '.join(FORMATS)}")
+    symbols = parse_symbol_list(args.symbols) if args.symbols is not None else None
+    if symbols == ():
+        raise SetupError("--symbols names no symbol")
+    target = resolve_target(environment.database_url, environment.pgdata)
+    connection = connect(target)
+    try:
+        with refusing_setup(target):
+            migrate(connection)
+            ticker_ids = ticker_ids_of(connection, symbols) if symbols is not None else None
+        prepare_directory(args.out)
+        sessions = rows = 0
+        try:
+            for exported in export_sessions(connection, stamps, ticker_ids, args.format, args.out):
+                sessions += 1
+                rows += exported.rows["options_chains"]
+                counts = " ".join(f"{table}={count}" for table, count in exported.rows.items())
+                print(f"{exported.directory} {counts}")
+        except psycopg2.Error as exc:
+            raise DatabaseUnavailable(
+                f"export stopped after {sessions} complete sessions: {target.display}: {exc}"
+            ) from None
+    finally:
+        connection.close()
+    if sessions == 0:
+        print(f"warning: no chain rows stored between {start} and {end}; nothing written", file=sys.stderr)
+    else:
+        print(f"{sessions} sessions, {rows} chain rows written to {args.out} as {args.format}")
+    return 0
 
 
 def _watchlist(connection, args: argparse.Namespace) -> int:  # noqa: ANN001 - psycopg2 connection

@@ -44,6 +44,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "tasks": {"providers", "store", "markets", "dealer", "settings"},
     "flows": {"tasks", "store", "markets", "settings"},
     "scripts": {"flows", "tasks", "store", "markets", "settings"},
+    "kapman": {"store", "markets", "settings"},
 }
 # `python -m X` fronts (`flows/backfill/__main__.py`, `store/__main__.py`): command lines, not
 # library code; they may also use the command-line layer and the parsing helpers of `markets`.

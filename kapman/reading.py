@@ -42,9 +42,7 @@ def read_chain(symbol: str, session: DateLike, *, database_url: str | None = Non
     return read_chains(symbol, session, session, database_url=database_url)
 
 
-def read_chains(
-    symbols: Symbols, start: DateLike, end: DateLike, *, database_url: str | None = None
-) -> pd.DataFrame:
+def read_chains(symbols: Symbols, start: DateLike, end: DateLike, *, database_url: str | None = None) -> pd.DataFrame:
     """Every stored chain row of `symbols` (one, several, or None for every symbol) for the sessions
     from `start` to `end` inclusive, sorted by time, symbol, expiration, strike and type; the columns
     of `read_chain`. The whole range is held in memory: for years of data use the export."""

@@ -105,9 +105,11 @@ class ParquetFile:
             self._writer = pyarrow.parquet.ParquetWriter(self.path, self.sink.schema)
         self._writer.write_table(table)
 
-    def close(self) -> None:
+    def close(self, *, complete: bool = True) -> None:
+        """Write what is buffered and close; `complete=False` (the copy failed) only closes."""
         try:
-            self.sink.close()
+            if complete:
+                self.sink.close()
         finally:
             if self._writer is not None:
                 self._writer.close()

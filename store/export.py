@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
 
 import psycopg2.extensions
@@ -27,7 +28,6 @@ from store.readback import (
     CHAIN_READ_COLUMNS,
     LEDGER_READ_COLUMNS,
     Column,
-    CopySink,
     copy_chains,
     copy_ledger,
     sessions_with_chains,
@@ -85,28 +85,28 @@ def export_sessions(
         directory = out / partition_name(session)
         rows = {}
         for table, columns, copier in TABLES:
-
-            def copy(sink: CopySink, header: bool, copier: Copier = copier) -> int:
-                return copier(connection, [stamps[session]], ticker_ids, sink, header=header)
-
+            copy = partial(copier, connection, [stamps[session]], ticker_ids)
             rows[table] = write_file(directory / f"{table}.{file_format}", columns, copy)
         yield SessionExport(session=session, directory=directory, rows=rows)
 
 
-def write_file(path: Path, columns: Sequence[Column], copy: Callable[[CopySink, bool], int]) -> int:
-    """Write what `copy` streams to `path` (its format by suffix) under a temporary name beside its
-    partition, then rename it into place; nothing is left behind when it fails or has no row."""
+def write_file(path: Path, columns: Sequence[Column], copy: Copier) -> int:
+    """Write what `copy(sink, header=…)` streams to `path` (its format by suffix) under a temporary
+    name beside its partition, then rename it into place; nothing is left behind when it fails or
+    has no row."""
     temporary = path.parent.parent / f".{path.parent.name}.{path.name}.{os.getpid()}.tmp"
     try:
         if path.suffix == ".csv":
             with temporary.open("wb") as handle:
-                rows = copy(handle, True)
+                rows = copy(handle, header=True)
         else:
             parquet = ParquetFile(temporary, columns)
+            complete = False
             try:
-                rows = copy(parquet.sink, False)
+                rows = copy(parquet.sink, header=False)
+                complete = True
             finally:
-                parquet.close()
+                parquet.close(complete=complete)
         if rows == 0:
             temporary.unlink(missing_ok=True)
             return 0

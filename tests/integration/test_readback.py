@@ -276,3 +276,67 @@ def test_importing_kapman_loads_no_heavy_module():
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# A child process that runs one export and prints its own peak resident set (VmHWM, KiB).
+PEAK_RSS_CHILD = """
+import contextlib, io, sys
+from store.__main__ import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(["export", *sys.argv[1:]])
+status = open("/proc/self/status").read().split("VmHWM:")[1].split()[0]
+print(code, status)
+"""
+
+
+def fill_sessions(database_url: str, sessions: list[date], rows_per_session: int) -> None:
+    """`rows_per_session` validated synthetic rows per session, written by the store's write path."""
+    from providers.synthetic import ChainShape
+    from store.chains import SymbolDayRows, write_symbol_day
+    from store.connection import DatabaseTarget, connect
+    from store.tickers import ensure_tickers
+    from tasks.chain_rows import validate_chain
+
+    shape = ChainShape(weekly_expirations=8, monthly_months=8, max_strikes_per_expiry=100, width_sigmas=4)
+    provider = SyntheticProvider(now=lambda: AFTER_THE_FACT, shape=shape)
+    chains, total = [], 0
+    while total < rows_per_session:
+        symbol = f"M{len(chains):03d}"
+        snapshot = provider.fetch_chain(symbol, sessions[0])
+        rows = validate_chain(snapshot).rows[: rows_per_session - total]
+        chains.append((symbol, snapshot.underlying_close, rows))
+        total += len(rows)
+    connection = connect(DatabaseTarget(url=database_url, embedded=False))
+    ids = ensure_tickers(connection, [symbol for symbol, _, _ in chains])
+    for session in sessions:
+        for symbol, close, rows in chains:
+            write_symbol_day(
+                connection, SymbolDayRows(ids[symbol], session, snapshot_time_for(session), "synthetic", close, rows)
+            )
+    connection.close()
+
+
+def test_peak_memory_of_an_export_does_not_grow_with_the_number_of_sessions(database_url, tmp_path):
+    from markets.calendar import get_calendar
+
+    sessions = get_calendar("XNYS").sessions(date(2025, 11, 17), date(2025, 12, 19))
+    assert len(sessions) == 24
+    fill_sessions(database_url, sessions, 20_000)  # 480,000 rows: ~70 MB of CSV text, were it held
+    for file_format in ("parquet", "csv"):
+        peaks = []
+        for first in (sessions[-2], sessions[0]):
+            out = tmp_path / f"{file_format}-{first}"
+            window = ["--start-date", str(first), "--end-date", str(sessions[-1])]
+            result = subprocess.run(
+                [sys.executable, "-c", PEAK_RSS_CHILD, *window, "--format", file_format, "--out", str(out)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            code, peak_kib = result.stdout.split()
+            assert code == "0", result.stderr
+            assert len(list(out.iterdir())) == (2 if first == sessions[-2] else 24)
+            peaks.append(int(peak_kib))
+        short, long = peaks
+        assert long <= short * 1.15, (file_format, short, long)

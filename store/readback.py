@@ -184,7 +184,9 @@ def _copy(
     """COPY the query's rows out as CSV (NULL unquoted and empty) into `sink`, in one read-only
     transaction; COPY takes no bind parameters, so they are quoted client-side by psycopg2."""
     with transaction(connection) as cursor:
-        cursor.execute("SET TRANSACTION READ ONLY")
+        # A session's rows are sorted by symbol on the server: room to do it in memory (the default
+        # 4 MB spills a 20,000-row session to disk and triples the COPY's time).
+        cursor.execute("SET TRANSACTION READ ONLY; SET LOCAL work_mem = '64MB'")
         statement = cursor.mogrify(query, params).decode()
         cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv{', HEADER' if header else ''})", sink)
         return cursor.rowcount

@@ -340,3 +340,21 @@ def test_peak_memory_of_an_export_does_not_grow_with_the_number_of_sessions(data
             peaks.append(int(peak_kib))
         short, long = peaks
         assert long <= short * 1.15, (file_format, short, long)
+
+
+def test_a_database_nothing_was_ingested_into_is_one_clear_error(pg_server):
+    import psycopg2
+
+    from kapman.reading import StoreNotReady
+    from tests.conftest import drop_databases
+
+    admin = psycopg2.connect(pg_server.url)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("CREATE DATABASE readback_bare")
+    try:
+        with pytest.raises(StoreNotReady, match="has no kapman tables .*ingest into it first"):
+            kapman.read_chain("SPY", "2025-12-12", database_url=pg_server.url_for("readback_bare"))
+    finally:
+        drop_databases(admin, ["readback_bare"])
+        admin.close()

@@ -76,11 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", help="write stored chains and ledger rows to DIR/session=YYYY-MM-DD/ as parquet or csv"
     )
-    export.add_argument("--start-date", required=True)
-    export.add_argument("--end-date", required=True)
+    export.add_argument("--start-date", required=True, metavar="YYYY-MM-DD", help="the first session (inclusive)")
+    export.add_argument("--end-date", required=True, metavar="YYYY-MM-DD", help="the last session (inclusive)")
     export.add_argument("--symbols", help="comma-separated (default: every symbol stored)")
-    export.add_argument("--format", default="parquet", help="parquet (default) or csv")
-    export.add_argument("--out", type=Path, required=True, help="the directory that receives the partitions")
+    export.add_argument("--format", default="parquet", metavar="{parquet,csv}", help="parquet (default) or csv")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="receives DIR/session=YYYY-MM-DD/")
     return parser
 
 

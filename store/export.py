@@ -28,18 +28,22 @@ from store.readback import (
     CHAIN_READ_COLUMNS,
     LEDGER_READ_COLUMNS,
     Column,
-    copy_chains,
-    copy_ledger,
+    chains_query,
+    copy_out,
+    ledger_query,
+    read_snapshot,
     sessions_with_chains,
 )
 
 FORMATS = ("parquet", "csv")
-# File name (the table it comes from) → its columns and the COPY that streams its rows.
-Copier = Callable[..., int]
-TABLES: tuple[tuple[str, tuple[Column, ...], Copier], ...] = (
-    ("options_chains", CHAIN_READ_COLUMNS, copy_chains),
-    ("chain_snapshots", LEDGER_READ_COLUMNS, copy_ledger),
+# File name (the table it comes from) → its columns and the query of its rows. A session's files
+# are read in one snapshot of the database (`read_snapshot`), so they agree with each other.
+TABLES: tuple[tuple[str, tuple[Column, ...], Callable[..., str]], ...] = (
+    ("options_chains", CHAIN_READ_COLUMNS, chains_query),
+    ("chain_snapshots", LEDGER_READ_COLUMNS, ledger_query),
 )
+# Streams rows into a sink: `copy(sink, header=…)` → rows.
+Copier = Callable[..., int]
 
 
 class UnwritableDirectory(SetupError, OSError):
@@ -83,10 +87,12 @@ def export_sessions(
         raise ValueError(f"unknown export format {file_format!r}")
     for session in sessions_with_chains(connection, stamps, ticker_ids):
         directory = out / partition_name(session)
+        queries = {table: query(connection, [stamps[session]], ticker_ids) for table, _, query in TABLES}
         rows = {}
-        for table, columns, copier in TABLES:
-            copy = partial(copier, connection, [stamps[session]], ticker_ids)
-            rows[table] = write_file(directory / f"{table}.{file_format}", columns, copy)
+        with read_snapshot(connection) as cursor:
+            for table, columns, _ in TABLES:
+                copy = partial(copy_out, cursor, queries[table])
+                rows[table] = write_file(directory / f"{table}.{file_format}", columns, copy)
         yield SessionExport(session=session, directory=directory, rows=rows)
 
 

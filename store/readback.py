@@ -15,7 +15,8 @@ identities (`markets.snapshot.snapshot_time_for`), as everywhere in the store.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -129,17 +130,11 @@ def sessions_with_chains(
     return sorted(session for session, stamp in stamps.items() if stamp in present)
 
 
-def copy_chains(
-    connection: psycopg2.extensions.connection,
-    snapshot_times: Sequence[datetime],
-    ticker_ids: Sequence[str] | None,
-    sink: CopySink,
-    *,
-    header: bool = False,
-) -> int:
-    """Stream the chain rows at `snapshot_times` (of `ticker_ids`, or every ticker) into `sink` as
-    CSV in `CHAIN_READ_COLUMNS` order, sorted by time, symbol, expiration, strike, type; returns the
-    number of rows."""
+def chains_query(
+    connection: psycopg2.extensions.connection, snapshot_times: Sequence[datetime], ticker_ids: Sequence[str] | None
+) -> str:
+    """The SELECT of the chain rows at `snapshot_times` (of `ticker_ids`, or every ticker), in
+    `CHAIN_READ_COLUMNS` order, sorted by time, symbol, expiration, strike and type."""
     query = (
         f"SELECT {_select_list(connection, CHAIN_READ_COLUMNS)} FROM options_chains c "
         "JOIN tickers t ON t.id = c.ticker_id "
@@ -148,26 +143,51 @@ def copy_chains(
         + (" AND c.ticker_id = ANY(%(ids)s::uuid[])" if ticker_ids is not None else "")
         + " ORDER BY c.time, t.symbol, c.expiration_date, c.strike_price, c.option_type"
     )
-    return _copy(connection, query, {"times": list(snapshot_times), "ids": list(ticker_ids or ())}, sink, header)
+    return _bind(connection, query, snapshot_times, ticker_ids)
 
 
-def copy_ledger(
-    connection: psycopg2.extensions.connection,
-    snapshot_times: Sequence[datetime],
-    ticker_ids: Sequence[str] | None,
-    sink: CopySink,
-    *,
-    header: bool = False,
-) -> int:
-    """Stream the ledger (`chain_snapshots`) rows at `snapshot_times` into `sink` as CSV in
-    `LEDGER_READ_COLUMNS` order, sorted by time and symbol; returns the number of rows."""
+def ledger_query(
+    connection: psycopg2.extensions.connection, snapshot_times: Sequence[datetime], ticker_ids: Sequence[str] | None
+) -> str:
+    """The SELECT of the ledger (`chain_snapshots`) rows at `snapshot_times`, in
+    `LEDGER_READ_COLUMNS` order, sorted by time and symbol."""
     query = (
         f"SELECT {_select_list(connection, LEDGER_READ_COLUMNS)} FROM chain_snapshots cs "
         "JOIN tickers t ON t.id = cs.ticker_id WHERE cs.time = ANY(%(times)s::timestamptz[])"
         + (" AND cs.ticker_id = ANY(%(ids)s::uuid[])" if ticker_ids is not None else "")
         + " ORDER BY cs.time, t.symbol"
     )
-    return _copy(connection, query, {"times": list(snapshot_times), "ids": list(ticker_ids or ())}, sink, header)
+    return _bind(connection, query, snapshot_times, ticker_ids)
+
+
+@contextmanager
+def read_snapshot(connection: psycopg2.extensions.connection) -> Iterator[psycopg2.extensions.cursor]:
+    """One read-only transaction that sees one snapshot of the database (REPEATABLE READ), so the
+    chain and ledger files of a session agree even while an ingest writes that session."""
+    with transaction(connection) as cursor:
+        # Rows are sorted by symbol on the server: room to do it in memory (the default 4 MB
+        # spills a 20,000-row session to disk and triples the COPY's time).
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL work_mem = '64MB'")
+        yield cursor
+
+
+def copy_out(cursor: psycopg2.extensions.cursor, query: str, sink: CopySink, *, header: bool = False) -> int:
+    """Stream the query's rows into `sink` as CSV (NULL an empty unquoted field, a header row when
+    asked) as the server produces them; returns the number of rows."""
+    cursor.copy_expert(f"COPY ({query}) TO STDOUT WITH (FORMAT csv{', HEADER' if header else ''})", sink)
+    return cursor.rowcount
+
+
+def copy_chains(
+    connection: psycopg2.extensions.connection,
+    snapshot_times: Sequence[datetime],
+    ticker_ids: Sequence[str] | None,
+    sink: CopySink,
+) -> int:
+    """`chains_query`'s rows into `sink` (no header), in a transaction of their own."""
+    query = chains_query(connection, snapshot_times, ticker_ids)
+    with read_snapshot(connection) as cursor:
+        return copy_out(cursor, query, sink)
 
 
 def _select_list(connection: psycopg2.extensions.connection, columns: Sequence[Column]) -> str:
@@ -178,18 +198,15 @@ def _select_list(connection: psycopg2.extensions.connection, columns: Sequence[C
     )
 
 
-def _copy(
-    connection: psycopg2.extensions.connection, query: str, params: Mapping[str, object], sink: CopySink, header: bool
-) -> int:
-    """COPY the query's rows out as CSV (NULL unquoted and empty) into `sink`, in one read-only
-    transaction; COPY takes no bind parameters, so they are quoted client-side by psycopg2."""
-    with transaction(connection) as cursor:
-        # A session's rows are sorted by symbol on the server: room to do it in memory (the default
-        # 4 MB spills a 20,000-row session to disk and triples the COPY's time).
-        cursor.execute("SET TRANSACTION READ ONLY; SET LOCAL work_mem = '64MB'")
-        statement = cursor.mogrify(query, params).decode()
-        cursor.copy_expert(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv{', HEADER' if header else ''})", sink)
-        return cursor.rowcount
+def _bind(
+    connection: psycopg2.extensions.connection,
+    query: str,
+    snapshot_times: Sequence[datetime],
+    ticker_ids: Sequence[str] | None,
+) -> str:
+    """The query with its values quoted in by psycopg2 (COPY takes no bind parameters)."""
+    with connection.cursor() as cursor:
+        return cursor.mogrify(query, {"times": list(snapshot_times), "ids": list(ticker_ids or ())}).decode()
 
 
 @dataclass(frozen=True)

@@ -358,3 +358,25 @@ def test_a_database_nothing_was_ingested_into_is_one_clear_error(pg_server):
     finally:
         drop_databases(admin, ["readback_bare"])
         admin.close()
+
+
+def test_a_sessions_files_agree_while_an_ingest_writes_that_session(db, database_url, tmp_path, monkeypatch):
+    import store.export
+
+    seed_watchlist(db, SYMBOLS)
+    ingest(database_url, [date(2025, 12, 12)], ["SPY"])
+    written = store.export.write_file
+
+    def write_then_ingest(path, columns, copy):
+        rows = written(path, columns, copy)
+        if path.name.startswith("options_chains"):  # between the session's two files, QQQ's day lands
+            ingest(database_url, [date(2025, 12, 12)], ["QQQ"])
+        return rows
+
+    monkeypatch.setattr(store.export, "write_file", write_then_ingest)
+    assert export(tmp_path, "csv") == 0
+    partition = tmp_path / "session=2025-12-12"
+    for table in ("options_chains", "chain_snapshots"):
+        with (partition / f"{table}.csv").open(newline="") as handle:
+            assert {row["symbol"] for row in csv.DictReader(handle)} == {"SPY"}, table
+    assert set(kapman.read_chain("QQQ", "2025-12-12")["symbol"]) == {"QQQ"}  # it did land

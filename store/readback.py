@@ -1,4 +1,4 @@
-"""Reading stored chains, ledger rows and dealer metrics back out, as the exact text PostgreSQL holds.
+"""Reading stored chains, ledger rows and dealer metrics back out (chains and ledger rows exactly).
 
 Chains and ledger rows leave the database through `COPY (SELECT …) TO STDOUT` in CSV: the server
 streams each row as it is read, nothing is held in this process unless the caller keeps it, and each

@@ -8,8 +8,10 @@ ticker-day, which several jobs fill, at the end of the session's day in New York
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from settings.errors import SetupError
 
 END_OF_SESSION_DAY = time(23, 59, 59, 999999)
 NEW_YORK = ZoneInfo("America/New_York")
@@ -47,3 +49,15 @@ def parse_session_date(text: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a date in YYYY-MM-DD form") from exc
+
+
+class InvalidDateRange(SetupError, ValueError):
+    """A date range that runs backwards."""
+
+
+def days_between(start: date, end: date) -> list[date]:
+    """Every calendar day from `start` to `end`, inclusive: the sessions a read-back looks for,
+    whichever calendar wrote them (a day without data costs one index probe and yields nothing)."""
+    if end < start:
+        raise InvalidDateRange(f"end date {end} is before start date {start}")
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]

@@ -7,6 +7,7 @@ python -m store watchlist load FILE       # one symbol per line; blank lines and
 python -m store watchlist show
 python -m store watchlist deactivate TSLA
 python -m store coverage --start-date 2025-12-09 --end-date 2025-12-22 [--symbols SPY,QQQ] [--png FILE]
+python -m store export --start-date 2025-12-09 --end-date 2025-12-22 [--symbols SPY] --format parquet --out DIR
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import psycopg2
+
 from markets.calendar import DEFAULT_CALENDAR, get_calendar
-from markets.snapshot import parse_session_date, snapshot_time_for
+from markets.snapshot import days_between, parse_session_date, snapshot_time_for
 from markets.symbols import InvalidSymbol, normalize_symbols, parse_symbol_list, read_symbol_file
 from scripts import prefect_server
-from settings.environment import read_environment
+from settings.environment import Environment, read_environment
 from settings.errors import SetupError
 from settings.output import error_line
 from store import embedded
-from store.connection import connect, refusing_setup, resolve_target
+from store.connection import DatabaseUnavailable, connect, refusing_setup, resolve_target
 from store.coverage import read_coverage
 from store.migrations import migrate
 from store.watchlist import DEFAULT_WATCHLIST, active_symbols, deactivate_symbols, list_entries, load_symbols
@@ -71,6 +74,15 @@ def build_parser() -> argparse.ArgumentParser:
     coverage.add_argument("--calendar", default=DEFAULT_CALENDAR)
     coverage.add_argument("--provider", help="the provider the fill command names (default: the window's own)")
     coverage.add_argument("--png", type=Path, metavar="FILE", help="also draw the grid as a PNG heatmap to FILE")
+    # Dates and format are checked by `_export` itself, so a bad value is one `error:` line.
+    export = commands.add_parser(
+        "export", help="write stored chains and ledger rows to DIR/session=YYYY-MM-DD/ as parquet or csv"
+    )
+    export.add_argument("--start-date", required=True, metavar="YYYY-MM-DD", help="the first session (inclusive)")
+    export.add_argument("--end-date", required=True, metavar="YYYY-MM-DD", help="the last session (inclusive)")
+    export.add_argument("--symbols", help="comma-separated (default: every symbol stored)")
+    export.add_argument("--format", default="parquet", metavar="{parquet,csv}", help="parquet (default) or csv")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR", help="receives DIR/session=YYYY-MM-DD/")
     return parser
 
 
@@ -119,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         environment = read_environment()
+        if args.command == "export":
+            return _export(environment, args)
         if args.command == "stop":
             print(embedded.stop(environment.pgdata or embedded.DEFAULT_DATA_DIR).message)
             print(prefect_server.stop(environment.prefect_home or prefect_server.DEFAULT_HOME).message)
@@ -139,6 +153,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SetupError, OSError) as exc:
         print(error_line(exc), file=sys.stderr)
         return 2
+
+
+def _export_date(flag: str, text: str) -> date:
+    try:
+        return parse_session_date(text)
+    except ValueError as exc:
+        raise SetupError(f"{flag}: {exc}") from None
+
+
+def _export(environment: Environment, args: argparse.Namespace) -> int:
+    """Check every input before the database is asked anything and DIR is touched, then stream
+    each session's partition; a failure part-way leaves only whole files of whole sessions."""
+    from store.export import FORMATS, export_sessions, prepare_directory  # pyarrow: only when exporting
+    from store.readback import ticker_ids_of
+
+    start, end = _export_date("--start-date", args.start_date), _export_date("--end-date", args.end_date)
+    stamps = {day: snapshot_time_for(day) for day in days_between(start, end)}
+    if args.format not in FORMATS:
+        raise SetupError(f"--format {args.format[:20]!r} is not one of {', '.join(FORMATS)}")
+    symbols = parse_symbol_list(args.symbols) if args.symbols is not None else None
+    if symbols == ():
+        raise SetupError("--symbols names no symbol")
+    target = resolve_target(environment.database_url, environment.pgdata)
+    connection = connect(target)
+    try:
+        with refusing_setup(target):
+            migrate(connection)
+            ticker_ids = ticker_ids_of(connection, symbols) if symbols is not None else None
+        prepare_directory(args.out)
+        sessions = rows = 0
+        try:
+            for exported in export_sessions(connection, stamps, ticker_ids, args.format, args.out):
+                sessions += 1
+                rows += exported.rows["options_chains"]
+                counts = " ".join(f"{table}={count}" for table, count in exported.rows.items())
+                print(f"{exported.directory} {counts}")
+        except psycopg2.Error as exc:
+            raise DatabaseUnavailable(
+                f"export stopped after {sessions} complete sessions: {target.display}: {exc}"
+            ) from None
+    finally:
+        connection.close()
+    if sessions == 0:
+        print(f"warning: no chain rows stored between {start} and {end}; nothing written", file=sys.stderr)
+    else:
+        print(f"{sessions} sessions, {rows} chain rows written to {args.out} as {args.format}")
+    return 0
 
 
 def _watchlist(connection, args: argparse.Namespace) -> int:  # noqa: ANN001 - psycopg2 connection

@@ -252,3 +252,46 @@ def test_dealer_rows_at_the_old_identity_move_to_theirs_merging_into_an_existing
         ("AAPL", new_york_end_of(session), None, {"gex_net": 1.0}, "dealer-v1"),
         ("SPY", new_york_end_of(session), {"rsi_14": 40.0}, {"gex_net": 1.0}, "dealer-v1"),
     ]
+
+
+def test_their_rows_read_back_and_export_unlabelled_and_their_daily_rows_are_not_dealer_metrics(
+    trader_db, tmp_path, capsys
+):
+    import csv
+    from decimal import Decimal
+
+    import kapman
+
+    spy = ticker_id(trader_db, "SPY")
+    stamp = datetime(2025, 12, 9, 23, 59, 59, 999999, tzinfo=UTC)
+    # Their own loader's rows: no ledger row, `created_at` filled, a strike with all four decimals.
+    query(
+        trader_db,
+        "INSERT INTO options_chains (time, ticker_id, expiration_date, strike_price, option_type, bid, volume, "
+        "created_at) VALUES (%s, %s, '2026-01-16', 601.1250, 'C', 2.35, NULL, now()), "
+        "(%s, %s, '2026-01-16', 601.1250, 'P', NULL, 7, now())",
+        (stamp, spy, stamp, spy),
+    )
+    query(
+        trader_db,
+        "INSERT INTO daily_snapshots (time, ticker_id, technical_indicators_json, created_at) "
+        "VALUES (%s, %s, %s, now())",
+        (new_york_end_of(date(2025, 12, 9)), spy, json.dumps({"rsi_14": 55.0})),
+    )
+
+    assert store_main(["export", "--start-date", "2025-12-09", "--end-date", "2025-12-09", "--format", "csv",
+                       "--out", str(tmp_path)]) == 0  # fmt: skip
+    assert "1 sessions, 2 chain rows" in capsys.readouterr().out
+    with (tmp_path / "session=2025-12-09" / "options_chains.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(row["strike_price"], row["option_type"], row["bid"], row["volume"]) for row in rows] == [
+        ("601.1250", "C", "2.35", ""),
+        ("601.1250", "P", "", "7"),
+    ]
+    assert {(row["provider"], row["simulated"]) for row in rows} == {("", "")}
+    assert not (tmp_path / "session=2025-12-09" / "chain_snapshots.csv").exists()  # no ledger row, no file
+
+    frame = kapman.read_chain("SPY", "2025-12-09")
+    assert list(frame["strike_price"]) == [Decimal("601.1250")] * 2
+    assert frame["provider"].isna().all() and frame["simulated"].isna().all()
+    assert kapman.read_dealer_metrics("SPY", "2025-12-09", "2025-12-09").empty

@@ -45,6 +45,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "tasks": {"providers", "store", "markets", "dealer", "settings"},
     "flows": {"tasks", "store", "markets", "settings", "charts"},
     "scripts": {"flows", "tasks", "store", "markets", "settings", "charts"},
+    "kapman": {"store", "markets", "settings"},
 }
 # `python -m X` fronts (`flows/backfill/__main__.py`, `store/__main__.py`): command lines, not
 # library code; they may also use the command-line layer and the parsing helpers of `markets`.

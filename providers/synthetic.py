@@ -25,7 +25,7 @@ from providers.base import ChainSnapshot, EmptyChain, OptionQuote, SessionUnavai
 PROVIDER_NAME = "synthetic"
 DEFAULT_SEED = 20240101
 SOURCE_LABEL = "SIMULATED market from the synthetic provider — not real data"
-MODEL_VERSION = "synthetic-v1"
+MODEL_VERSION = "synthetic-v2"
 
 Clock = Callable[[], datetime]
 
@@ -68,6 +68,8 @@ class SyntheticProvider:
             missing_fields=(),
             simulated=True,
             notes={"model": MODEL_VERSION, "seed": str(self.seed)},
+            risk_free_rate=arrays.risk_free_rate,
+            dividend_yield=arrays.dividend_yield,
         )
 
     @staticmethod

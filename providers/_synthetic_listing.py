@@ -46,14 +46,15 @@ INDEX_STEPS: tuple[tuple[float, float, float], ...] = (
     (100.0, 0.5, 2.5),
     (1000.0, 1.0, 5.0),
     (2500.0, 5.0, 25.0),
-    (10000.0, 10.0, 50.0),
-    (math.inf, 25.0, 100.0),
+    (5000.0, 10.0, 50.0),
+    (10000.0, 25.0, 100.0),
+    (math.inf, 50.0, 250.0),
 )
 SINGLE_STEPS: tuple[tuple[float, float, float], ...] = (
     (25.0, 0.5, 1.0),
-    (100.0, 1.0, 2.5),
-    (250.0, 2.5, 5.0),
-    (1000.0, 5.0, 10.0),
+    (75.0, 1.0, 2.5),
+    (500.0, 2.5, 5.0),
+    (1500.0, 5.0, 10.0),
     (math.inf, 10.0, 25.0),
 )
 # A price must sit this far inside a new increment bucket before listings switch to it, so a price
@@ -61,8 +62,10 @@ SINGLE_STEPS: tuple[tuple[float, float, float], ...] = (
 STEP_HYSTERESIS = 1.05
 # Strike band half-widths in standard deviations of the expiry's move (base volatility × √τ, τ
 # floored at TAU_FLOOR_DAYS); the put side reaches further, as real listings do.
-COARSE_SIGMAS, FINE_SIGMAS, PUT_SIDE_EXTENSION = 2.0, 0.75, 1.3
+COARSE_SIGMAS, FINE_SIGMAS, PUT_SIDE_EXTENSION = 1.5, 0.5, 1.3
 FINE_DAYS = 63
+# Bands follow volatility only up to this level: a 60%-vol name lists a wider range, not twice as wide.
+BAND_VOL_CAP = 0.4
 TAU_FLOOR_DAYS = 7
 # A minimum fine band (fraction of spot) so even a short-dated expiry has fine strikes around spot.
 MIN_FINE_BAND = 0.015
@@ -187,65 +190,78 @@ def increments_cents(bucket: int, index_like: bool) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class StrikeBands:
-    """The strike hull of one expiry: coarse and fine bands in cents (low > high means none)."""
+    """Per listed expiry, the coarse and the fine strike band in cents (low > high: none)."""
 
-    coarse_low: float
-    coarse_high: float
-    fine_low: float
-    fine_high: float
+    coarse_low: np.ndarray
+    coarse_high: np.ndarray
+    fine_low: np.ndarray
+    fine_high: np.ndarray
 
+    def strikes(self, expiry: int, fine_cents: int, coarse_cents: int) -> np.ndarray:
+        """Expiry number `expiry`'s strikes: coarse multiples in its coarse band, fine ones in its fine band."""
+        coarse = _multiples(float(self.coarse_low[expiry]), float(self.coarse_high[expiry]), coarse_cents)
+        fine = _multiples(float(self.fine_low[expiry]), float(self.fine_high[expiry]), fine_cents)
+        return np.union1d(coarse, fine)
 
-NO_BANDS = StrikeBands(math.inf, -math.inf, math.inf, -math.inf)
+    def lists(
+        self, expiry: np.ndarray, strike_cents: np.ndarray, fine_cents: np.ndarray, coarse_cents: np.ndarray
+    ) -> np.ndarray:
+        """Which of these (expiry number, strike) pairs the bands list: the rule of `strikes`, as a mask."""
+        coarse = (
+            (strike_cents % coarse_cents == 0)
+            & (strike_cents >= self.coarse_low[expiry])
+            & (strike_cents <= self.coarse_high[expiry])
+        )
+        fine = (
+            (strike_cents % fine_cents == 0)
+            & (strike_cents >= self.fine_low[expiry])
+            & (strike_cents <= self.fine_high[expiry])
+        )
+        return coarse | fine
 
 
 def strike_hulls(
-    closes: np.ndarray, base_vol: float, expiry: int, listed: int, previous: int, today: int, band_scale: float
+    closes: np.ndarray,
+    band_vol: float,
+    expiries: np.ndarray,
+    listings: np.ndarray,
+    previous: int,
+    today: int,
+    band_scale: float,
 ) -> tuple[StrikeBands, StrikeBands]:
-    """The hull of every day's bands from `listed` through `previous` (the session before), and through `today`.
+    """Per expiry, the hull of every day's bands from its listing through `previous` (the session
+    before) and through `today`.
 
-    Both from one pass, because a contract's open interest the session before is zero unless it was
-    listed then.
+    Both from one vectorised pass over every (expiry, day since listing), because a contract's open
+    interest the session before is zero unless it was listed then. `listings` must not be after
+    `today`.
     """
-    if today < listed:
-        return NO_BANDS, NO_BANDS
-    days = np.arange(listed, today + 1)
-    spots = closes[listed : today + 1] * 100.0
-    spread = base_vol * np.sqrt(np.maximum(expiry - days, TAU_FLOOR_DAYS) / 365.0) * band_scale
-    coarse_low = spots * np.exp(-COARSE_SIGMAS * PUT_SIDE_EXTENSION * spread)
-    coarse_high = spots * np.exp(COARSE_SIGMAS * spread)
-    fine_spread = np.where(expiry - days <= FINE_DAYS, np.maximum(FINE_SIGMAS * spread, MIN_FINE_BAND * band_scale), -1)
-    fine_low = np.where(fine_spread > 0, spots * np.exp(-PUT_SIDE_EXTENSION * fine_spread), math.inf)
-    fine_high = np.where(fine_spread > 0, spots * np.exp(fine_spread), -math.inf)
-    hulls = []
-    for count in (previous - listed + 1, days.size):
-        if count <= 0:
-            hulls.append(NO_BANDS)
-            continue
-        hulls.append(
-            StrikeBands(
-                float(coarse_low[:count].min()),
-                float(coarse_high[:count].max()),
-                float(fine_low[:count].min()),
-                float(fine_high[:count].max()),
-            )
-        )
-    return hulls[0], hulls[1]
-
-
-def strikes_in(bands: StrikeBands, fine_cents: int, coarse_cents: int) -> np.ndarray:
-    """Every coarse multiple in the coarse band and every fine multiple in the fine band (cents)."""
-    coarse = _multiples(bands.coarse_low, bands.coarse_high, coarse_cents)
-    fine = _multiples(bands.fine_low, bands.fine_high, fine_cents)
-    return np.union1d(coarse, fine)
-
-
-def listed_in(strike_cents: np.ndarray, bands: StrikeBands, fine_cents: int, coarse_cents: int) -> np.ndarray:
-    """Which of these strikes the bands list (the same rule as `strikes_in`, as a mask)."""
-    coarse = (
-        (strike_cents % coarse_cents == 0) & (strike_cents >= bands.coarse_low) & (strike_cents <= bands.coarse_high)
+    lengths = today - listings + 1
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    days = np.repeat(listings - starts, lengths) + np.arange(int(lengths.sum()))
+    to_go = np.repeat(expiries, lengths) - days
+    spots = closes[days] * 100.0
+    spread = band_vol * band_scale * np.sqrt(np.maximum(to_go, TAU_FLOOR_DAYS) / 365.0)
+    fine_spread = np.maximum(FINE_SIGMAS * spread, MIN_FINE_BAND * band_scale)
+    near = to_go <= FINE_DAYS
+    bands = (
+        spots * np.exp(-COARSE_SIGMAS * PUT_SIDE_EXTENSION * spread),
+        spots * np.exp(COARSE_SIGMAS * spread),
+        np.where(near, spots * np.exp(-PUT_SIDE_EXTENSION * fine_spread), math.inf),
+        np.where(near, spots * np.exp(fine_spread), -math.inf),
     )
-    fine = (strike_cents % fine_cents == 0) & (strike_cents >= bands.fine_low) & (strike_cents <= bands.fine_high)
-    return coarse | fine
+    lowest = (True, False, True, False)
+    through_today = StrikeBands(
+        *((np.minimum if low else np.maximum).reduceat(band, starts) for band, low in zip(bands, lowest, strict=True))
+    )
+    then = days <= previous
+    through_previous = StrikeBands(
+        *(
+            (np.minimum if low else np.maximum).reduceat(np.where(then, band, math.inf if low else -math.inf), starts)
+            for band, low in zip(bands, lowest, strict=True)
+        )
+    )
+    return through_previous, through_today
 
 
 def _multiples(low: float, high: float, step: int) -> np.ndarray:

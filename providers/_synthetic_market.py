@@ -43,6 +43,7 @@ from functools import lru_cache
 import numpy as np
 
 from providers._synthetic_listing import (
+    BAND_VOL_CAP,
     EPOCH,
     GRID_DAYS,
     HORIZON,
@@ -51,10 +52,8 @@ from providers._synthetic_listing import (
     expiry_schedule,
     increments_cents,
     listed_expiries,
-    listed_in,
     step_buckets,
     strike_hulls,
-    strikes_in,
 )
 
 __all__ = ["EPOCH", "HORIZON", "ChainShape", "SimulatedChain", "simulate_chain"]
@@ -276,9 +275,12 @@ def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
 _erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
-def norm_cdf(x: np.ndarray) -> np.ndarray:
-    """Standard normal CDF via math.erfc: exact to double precision, tails included."""
-    return 0.5 * _erfc(-np.asarray(x, dtype=np.float64) / math.sqrt(2.0)).astype(np.float64)
+def norm_cdf_pair(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N(x), N(−x)) from one math.erfc per element: the tail side exact to double precision, the
+    other as one minus it (exact to the last bit of a number near 1)."""
+    x = np.asarray(x, dtype=np.float64)
+    tail = 0.5 * _erfc(np.abs(x) / math.sqrt(2.0)).astype(np.float64)
+    return np.where(x >= 0, 1.0 - tail, tail), np.where(x >= 0, tail, 1.0 - tail)
 
 
 def norm_pdf(x: np.ndarray) -> np.ndarray:
@@ -316,8 +318,8 @@ def black_scholes(
     d2 = d1 - vol_root_t
     discount = np.exp(-rate * years)
     carry = np.exp(-dividend_yield * years)
-    n_d1, n_d2 = norm_cdf(d1), norm_cdf(d2)
-    n_minus_d1, n_minus_d2 = norm_cdf(-d1), norm_cdf(-d2)
+    n_d1, n_minus_d1 = norm_cdf_pair(d1)
+    n_d2, n_minus_d2 = norm_cdf_pair(d2)
     density = norm_pdf(d1)
     decay = -spot * carry * density * vol / (2 * root_t)
     call_theta = decay - rate * strike * discount * n_d2 + dividend_yield * spot * carry * n_d1
@@ -411,42 +413,35 @@ def listed_contracts(
     expiries = listed_expiries(day, profile.index_like)
     if shape.max_expirations is not None:
         expiries = expiries[: shape.max_expirations]
+    listings = expiries - schedule.listed_days_ahead[expiries]
+    first_day = np.maximum(listings, 0)
+    increments = np.array(
+        [increments_cents(bucket, profile.index_like) for bucket in path.step_bucket[first_day].tolist()],
+        dtype=np.int64,
+    ).reshape(-1, 2)
+    band_vol = min(profile.base_vol, BAND_VOL_CAP)
+    before, today = strike_hulls(path.closes, band_vol, expiries, first_day, previous, day, band_scale)
     spot_cents = path.closes[day] * 100.0
-    columns: list[tuple[np.ndarray, ...]] = []
-    for expiry in expiries.tolist():
-        listed = max(0, expiry - int(schedule.listed_days_ahead[expiry]))
-        fine, coarse = increments_cents(int(path.step_bucket[listed]), profile.index_like)
-        before, today = strike_hulls(path.closes, profile.base_vol, expiry, listed, previous, day, band_scale)
-        strikes = strikes_in(today, fine, coarse)
+    grids = []
+    for number, (fine, coarse) in enumerate(increments.tolist()):
+        strikes = today.strikes(number, fine, coarse)
         if shape.max_strikes_per_expiry is not None and strikes.size > shape.max_strikes_per_expiry:
             distance = np.log(strikes / spot_cents)
             scaled = np.where(distance < 0, -distance / PUT_SIDE_EXTENSION, distance)
             strikes = np.sort(strikes[np.argsort(scaled, kind="stable")[: shape.max_strikes_per_expiry]])
-        count = strikes.size
-        columns.append(
-            (
-                np.full(count, expiry),
-                np.full(count, expiry - int(schedule.listed_days_ahead[expiry])),
-                strikes,
-                np.full(count, fine),
-                np.full(count, float(schedule.weight[expiry])),
-                listed_in(strikes, before, fine, coarse),
-            )
-        )
-    if not columns:
-        empty = np.empty(0, dtype=np.int64)
-        return ListedContracts(empty, empty, empty, empty.astype(bool), empty, empty.astype(float), empty.astype(bool))
-    expiry_day, listing_day, strikes, fine_cents, weight, before = (
-        np.repeat(np.concatenate(column), 2) for column in zip(*columns, strict=True)
-    )
+        grids.append(strikes)
+    counts = np.array([grid.size for grid in grids], dtype=np.int64)
+    number = np.repeat(np.arange(expiries.size), counts * 2)
+    strikes = np.repeat(np.concatenate(grids) if grids else np.empty(0, dtype=np.int64), 2)
+    fine, coarse = increments[number, 0], increments[number, 1]
     return ListedContracts(
-        expiry_day=expiry_day,
-        listing_day=listing_day,
+        expiry_day=expiries[number],
+        listing_day=listings[number],
         strike_cents=strikes,
         is_call=np.tile(np.array([True, False]), strikes.size // 2),
-        fine_cents=fine_cents,
-        expiry_weight=weight,
-        listed_before=before.astype(bool),
+        fine_cents=fine,
+        expiry_weight=schedule.weight[expiries][number],
+        listed_before=before.lists(number, strikes, fine, coarse),
     )
 
 
@@ -528,7 +523,9 @@ def open_interest(
     width = profile.base_vol * np.sqrt(np.minimum(life, 365) / 365.0)
     deviations = np.log(contracts.strike / positioning_spot) / width
     centre = np.where(contracts.is_call, CALL_CENTRE, PUT_CENTRE)
-    crowding = np.exp(-0.5 * ((deviations - centre) / CROWD_WIDTH) ** 2)
+    # Positions per unit of log-moneyness: a strike below spot stands for a wider slice of it than one
+    # above (strikes are evenly spaced in dollars), so put and call sides weigh as their profile says.
+    crowding = np.exp(-0.5 * ((deviations - centre) / CROWD_WIDTH) ** 2) * positioning_spot / contracts.strike
     build = (1.0 - np.exp(-(age + 1) / BUILD_DAYS)) * (FAR_SHARE + (1.0 - FAR_SHARE) * np.exp(-dte / INTO_EXPIRY_DAYS))
     side = np.where(contracts.is_call, 1.0, profile.put_call_ratio)
     level = (
@@ -593,7 +590,9 @@ def simulate_chain(symbol: str, session: date, seed: int, shape: ChainShape) -> 
     held_before = contracts.listed_before & (contracts.listing_day <= previous)
     oi_before = np.where(
         held_before,
-        open_interest(profile, contracts, keys, symbol_seed, seed, previous, float(path.positioning_spot[max(previous, 0)])),
+        open_interest(
+            profile, contracts, keys, symbol_seed, seed, previous, float(path.positioning_spot[max(previous, 0)])
+        ),
         0,
     )
     # Volume covers the day's change in open interest (every opening or closing trade is volume) plus

@@ -41,21 +41,21 @@ GRID_DAYS = (HORIZON - EPOCH).days + 1 + LEAPS_DAYS + 40
 # Share of open interest an expiry draws, by category (monthlies and quarter-ends are crowded).
 DAILY_WEIGHT, WEEKLY_WEIGHT, QUARTERLY_WEIGHT, MONTHLY_WEIGHT, LEAPS_WEIGHT = 0.45, 1.0, 1.7, 2.5, 1.4
 
-# (price ceiling, fine increment, coarse increment) in dollars, for index names and single names.
+# (price ceiling, fine increment, coarse increment) in dollars, for index names and single names; a
+# coarse increment is a multiple of the fine one, so the two grids nest.
 INDEX_STEPS: tuple[tuple[float, float, float], ...] = (
     (100.0, 0.5, 2.5),
     (1000.0, 1.0, 5.0),
     (2500.0, 5.0, 25.0),
-    (5000.0, 10.0, 50.0),
-    (10000.0, 25.0, 100.0),
+    (10000.0, 10.0, 50.0),
     (math.inf, 50.0, 250.0),
 )
 SINGLE_STEPS: tuple[tuple[float, float, float], ...] = (
     (25.0, 0.5, 1.0),
-    (75.0, 1.0, 2.5),
+    (75.0, 1.0, 5.0),
     (500.0, 2.5, 5.0),
     (1500.0, 5.0, 10.0),
-    (math.inf, 10.0, 25.0),
+    (math.inf, 10.0, 50.0),
 )
 # A price must sit this far inside a new increment bucket before listings switch to it, so a price
 # hovering at a boundary does not alternate increments from one expiry to the next.

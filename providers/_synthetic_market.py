@@ -6,14 +6,15 @@ checks on the default market (seed 20240101, late 2025):
 
 - Chain size per session: index names (SPY, QQQ, IWM, DIA, SPX, NDX, RUT, XSP, DJX) 2,500-9,000
   contracts, SPY at least 4,000; single names 500-3,500 (AAPL, MSFT, NVDA 1,000-3,500).
-- Strike spacing near the money (within 2% of spot, nearest expiry): $1 for SPY, QQQ, IWM; $5 for
-  SPX; $2.50 for AAPL and NVDA; $5 for MSFT; by price level for the rest (`SINGLE_STEPS`).
+- Strike spacing near the money (the five strikes nearest spot, nearest expiry): $1 for SPY, QQQ,
+  IWM; $10 for SPX; $2.50 for AAPL, MSFT, NVDA; by price level for the rest (`SINGLE_STEPS`: a
+  $20 name $0.50, a $60 name $1).
 - Expirations: index names expire every session of the coming weeks (5 a week without holidays),
   single names once a week (Fridays, or the session before a Friday holiday); the farthest expiry
   is 2-3 years away; no expiry is a holiday or a weekend.
 - Open interest is a path: from one session to the next, |ΔOI| ≤ that session's volume on every
   contract listed on both (a new contract's OI ≤ its volume); an expiry's total OI grows into its
-  expiration (at least 1.5× from 25 sessions before to its last session), and the day after it
+  expiration (at least 1.4× from 20 sessions before to its last session), and the day after it
   expires none of its contracts are listed.
 - Put/call open interest: index names 1.3-2.2, single names 0.55-0.95.
 - IV skew, 30-45 days out, one standard deviation of moneyness either side: index names have a
@@ -466,7 +467,7 @@ def shaped_contracts(
 # Open interest (closed form per contract and day, see `open_interest`).
 CALL_CENTRE, PUT_CENTRE, CROWD_WIDTH = 0.5, -0.7, 1.1  # in standard deviations of the expiry's life
 BUILD_DAYS = 10.0  # positions open over the first weeks after listing ...
-INTO_EXPIRY_DAYS, FAR_SHARE = 40.0, 0.3  # ... and build into expiry from 30% of the final level
+INTO_EXPIRY_DAYS, FAR_SHARE = 30.0, 0.3  # ... and build into expiry from 30% of the final level
 FAR_FLOOR = 0.006  # far-from-the-money contracts still hold a little
 OI_NOISE_PATHS, OI_NOISE_SHIFTS = 64, 4096
 OI_NOISE_SD, OI_NOISE_KEEP = 0.3, 0.95  # log-OI noise: stationary spread, persistence per session

@@ -64,9 +64,12 @@ STEP_HYSTERESIS = 1.05
 # floored at TAU_FLOOR_DAYS); the put side reaches further, as real listings do.
 COARSE_SIGMAS, FINE_SIGMAS, PUT_SIDE_EXTENSION = 1.5, 0.5, 1.3
 FINE_DAYS = 63
-# Bands follow volatility only up to this level: a 60%-vol name lists a wider range, not twice as wide.
-BAND_VOL_CAP = 0.4
-TAU_FLOOR_DAYS = 7
+# Bands follow volatility only within these levels: a 60%-vol name lists a wider range than a 20% one,
+# not three times as wide, and a 15%-vol one not a narrower one.
+BAND_VOL_FLOOR, BAND_VOL_CAP = 0.2, 0.4
+# So that today's spot always sits well inside a short-dated expiry's band (exchanges add strikes as
+# the price moves), no band is narrower than a month's move.
+TAU_FLOOR_DAYS = 30
 # A minimum fine band (fraction of spot) so even a short-dated expiry has fine strikes around spot.
 MIN_FINE_BAND = 0.015
 

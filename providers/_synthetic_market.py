@@ -4,8 +4,8 @@ Realistic enough to test dealer metrics on. What it lists is in `providers._synt
 here is how it is priced and held. The ranges below are what `tests/unit/test_synthetic_market.py`
 checks on the default market (seed 20240101, late 2025):
 
-- Chain size per session: index names (SPY, QQQ, IWM, DIA, SPX, NDX, RUT, XSP, DJX) 2,500-9,000
-  contracts, SPY at least 4,000; single names 500-3,500 (AAPL, MSFT, NVDA 1,000-3,500).
+- Chain size per session: index names (SPY, QQQ, IWM, DIA, SPX, NDX, RUT, XSP, DJX) 2,500-11,000
+  contracts, SPY at least 4,000; single names 250-4,500 (AAPL, MSFT, NVDA 1,000-3,500).
 - Strike spacing near the money (the five strikes nearest spot, nearest expiry): $1 for SPY, QQQ,
   IWM; $10 for SPX; $2.50 for AAPL, MSFT, NVDA; by price level for the rest (`SINGLE_STEPS`: a
   $20 name $0.50, a $60 name $1).
@@ -16,7 +16,8 @@ checks on the default market (seed 20240101, late 2025):
   contract listed on both (a new contract's OI ≤ its volume); an expiry's total OI grows into its
   expiration (at least 1.4× from 20 sessions before to its last session), and the day after it
   expires none of its contracts are listed.
-- Put/call open interest: index names 1.3-2.2, single names 0.55-0.95.
+- Put/call open interest: index names 1.25-2.2 (put-heavy), single names 0.5-1.0 (call-heavy, most
+  0.6-0.9).
 - IV skew, 30-45 days out, one standard deviation of moneyness either side: index names have a
   steep put skew (the put-side IV at least 4 points above the call side, the call side below the
   money); single names a smile (both sides above the money, the put side higher).
@@ -45,6 +46,7 @@ import numpy as np
 
 from providers._synthetic_listing import (
     BAND_VOL_CAP,
+    BAND_VOL_FLOOR,
     EPOCH,
     GRID_DAYS,
     HORIZON,
@@ -202,7 +204,7 @@ def symbol_profile(symbol: str, seed: int) -> SymbolProfile:
         reference_price=price,
         base_vol=vol,
         oi_scale=oi_scale,
-        put_call_ratio=(1.5 + 0.4 * float(u_pcr)) if index_like else (0.62 + 0.26 * float(u_pcr)),
+        put_call_ratio=(1.5 + 0.35 * float(u_pcr)) if index_like else (0.68 + 0.18 * float(u_pcr)),
         skew=(-0.17 - 0.03 * float(u_skew)) if index_like else (-0.03 - 0.035 * float(u_skew)),
         smile=0.035 if index_like else 0.08,
         dividend_yield=dividend_yield,
@@ -326,10 +328,14 @@ def black_scholes(
     call_theta = decay - rate * strike * discount * n_d2 + dividend_yield * spot * carry * n_d1
     put_theta = decay + rate * strike * discount * n_minus_d2 - dividend_yield * spot * carry * n_minus_d1
     return BlackScholes(
-        price=np.where(
-            is_call,
-            spot * carry * n_d1 - strike * discount * n_d2,
-            strike * discount * n_minus_d2 - spot * carry * n_minus_d1,
+        # Far out of the money both terms round to a few ulps apart: never below zero.
+        price=np.maximum(
+            np.where(
+                is_call,
+                spot * carry * n_d1 - strike * discount * n_d2,
+                strike * discount * n_minus_d2 - spot * carry * n_minus_d1,
+            ),
+            0.0,
         ),
         delta=np.where(is_call, carry * n_d1, -carry * n_minus_d1),
         gamma=carry * density / (spot * vol_root_t),
@@ -420,7 +426,7 @@ def listed_contracts(
         [increments_cents(bucket, profile.index_like) for bucket in path.step_bucket[first_day].tolist()],
         dtype=np.int64,
     ).reshape(-1, 2)
-    band_vol = min(profile.base_vol, BAND_VOL_CAP)
+    band_vol = min(max(profile.base_vol, BAND_VOL_FLOOR), BAND_VOL_CAP)
     before, today = strike_hulls(path.closes, band_vol, expiries, first_day, previous, day, band_scale)
     spot_cents = path.closes[day] * 100.0
     grids = []
@@ -465,7 +471,7 @@ def shaped_contracts(
 
 
 # Open interest (closed form per contract and day, see `open_interest`).
-CALL_CENTRE, PUT_CENTRE, CROWD_WIDTH = 0.5, -0.7, 1.1  # in standard deviations of the expiry's life
+CALL_CENTRE, PUT_CENTRE, CROWD_WIDTH = 0.4, -0.8, 0.75  # in standard deviations of the expiry's life
 BUILD_DAYS = 10.0  # positions open over the first weeks after listing ...
 INTO_EXPIRY_DAYS, FAR_SHARE = 30.0, 0.3  # ... and build into expiry from 30% of the final level
 FAR_FLOOR = 0.006  # far-from-the-money contracts still hold a little
@@ -532,10 +538,8 @@ def open_interest(
     level = (
         profile.oi_scale
         * build
-        * (
-            contracts.expiry_weight * crowding * _roundness(contracts.strike_cents, contracts.fine_cents) * side
-            + FAR_FLOOR
-        )
+        * side
+        * (contracts.expiry_weight * crowding * _roundness(contracts.strike_cents, contracts.fine_cents) + FAR_FLOOR)
     )
     path = (keys % np.uint64(OI_NOISE_PATHS)).astype(np.int64)
     offset = (splitmix_uniform(keys, stable_seed(symbol_seed, "oi-offset")) * OI_NOISE_SHIFTS).astype(np.int64)

@@ -8,7 +8,7 @@ Listing follows the exchanges' rules closely enough that a chain has a real chai
 - Every expiration is listed from a fixed number of calendar days before it until it expires, so a
   contract, once listed, stays listed to its expiry and is gone after it; the number of days is the
   longest of the categories the date belongs to (a monthly is also a weekly and, for an index, a
-  daily). Index names list every session 5 weeks ahead, Fridays 9 weeks, monthlies 6 months,
+  daily). Index names list every session 4 weeks ahead, Fridays 9 weeks, monthlies 6 months,
   quarter-ends 13 months and December/January LEAPS 3 years; single names list Fridays 8 weeks,
   monthlies 100 days, quarterly-cycle monthlies (March, June, September, December) 9 months and
   January LEAPS 3 years. The farthest expiry is therefore always more than 2 years away.
@@ -33,7 +33,7 @@ from markets.calendar import DEFAULT_CALENDAR, exchange_holidays
 EPOCH = date(2000, 1, 1)
 HORIZON = date(2049, 12, 31)
 # Calendar days an expiry is listed before it, by category (index names / single names).
-INDEX_DAILY_DAYS, INDEX_WEEKLY_DAYS, INDEX_MONTHLY_DAYS, INDEX_QUARTERLY_DAYS = 35, 63, 190, 400
+INDEX_DAILY_DAYS, INDEX_WEEKLY_DAYS, INDEX_MONTHLY_DAYS, INDEX_QUARTERLY_DAYS = 28, 63, 190, 400
 SINGLE_WEEKLY_DAYS, SINGLE_MONTHLY_DAYS, SINGLE_QUARTERLY_CYCLE_DAYS = 56, 100, 270
 LEAPS_DAYS = 1096
 # The grid of days the listing rules are evaluated on: every session's farthest expiry fits.
@@ -62,14 +62,14 @@ SINGLE_STEPS: tuple[tuple[float, float, float], ...] = (
 STEP_HYSTERESIS = 1.05
 # Strike band half-widths in standard deviations of the expiry's move (base volatility × √τ, τ
 # floored at TAU_FLOOR_DAYS); the put side reaches further, as real listings do.
-COARSE_SIGMAS, FINE_SIGMAS, PUT_SIDE_EXTENSION = 1.5, 0.5, 1.3
+COARSE_SIGMAS, FINE_SIGMAS, PUT_SIDE_EXTENSION = 1.3, 0.4, 1.3
 FINE_DAYS = 63
 # Bands follow volatility only within these levels: a 60%-vol name lists a wider range than a 20% one,
 # not three times as wide, and a 15%-vol one not a narrower one.
 BAND_VOL_FLOOR, BAND_VOL_CAP = 0.2, 0.4
 # So that today's spot always sits well inside a short-dated expiry's band (exchanges add strikes as
-# the price moves), no band is narrower than a month's move.
-TAU_FLOOR_DAYS = 30
+# the price moves), no band is narrower than three weeks of moves.
+TAU_FLOOR_DAYS = 21
 # A minimum fine band (fraction of spot) so even a short-dated expiry has fine strikes around spot.
 MIN_FINE_BAND = 0.015
 

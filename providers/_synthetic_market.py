@@ -127,7 +127,8 @@ class ChainShape:
     expiries, `max_strikes_per_expiry` each expiry's strikes nearest the money, `band_scale` widens
     (> 1) or narrows (< 1) every strike band, and `contracts` gives exactly that many contracts, the
     nearest the money, widening the bands as far as that takes. A cut chain's contracts carry the
-    same values they have in the full chain (open interest and volume are per contract).
+    open interest, prices and greeks they have in the full chain (each is per contract), and the
+    same volume unless the bands had to widen (a strike listed earlier under them had OI before).
     """
 
     max_expirations: int | None = None

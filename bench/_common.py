@@ -126,16 +126,14 @@ def synthetic_chains(
 
     They come from the synthetic provider's market model (an IV smile, Black-Scholes greeks as full
     doubles, prices on the exchange tick, open interest) through `validate_chain`, exactly as ingest
-    produces them. The chain shape lists about 2,000 contracts per symbol, so 1,000,000 rows is
-    about 500 symbols; the last chain is cut to make the total exact.
+    produces them. The chain shape lists exactly 2,000 contracts per symbol (the nearest the money),
+    so 1,000,000 rows is 500 symbols; the last chain is cut to make the total exact.
     """
     from providers._synthetic_market import ChainShape
     from providers.synthetic import SyntheticProvider
     from tasks.chain_rows import validate_chain
 
-    shape = ChainShape(
-        weekly_expirations=8, monthly_months=8, leaps_years=2, max_strikes_per_expiry=100, width_sigmas=4
-    )
+    shape = ChainShape(contracts=2000)
     provider = SyntheticProvider(seed, now=lambda: datetime(2100, 1, 1, tzinfo=UTC), shape=shape)
     chains: list[tuple[str, float, tuple[ChainRow, ...]]] = []
     total = 0

@@ -154,6 +154,23 @@ class ExchangeCalendar:
         return close
 
 
+@lru_cache(maxsize=8)
+def exchange_holidays(name: str = DEFAULT_CALENDAR) -> frozenset[date]:
+    """Every weekday the exchange is closed all day, as far as its rules reach (ad-hoc closures too).
+
+    One computation for every year at once (~0.4 s for XNYS, once per process), where `sessions`
+    builds a schedule per year: for questions about sessions years ahead, such as which day a listed
+    option expires. The `weekdays` calendar has none.
+    """
+    if name == WEEKDAYS:
+        return frozenset()
+    calendar = get_calendar(name)  # validates the name
+    import pandas_market_calendars as mcal
+
+    closed = mcal.get_calendar(calendar.name).holidays().holidays
+    return frozenset(day for day in (date.fromisoformat(str(stamp)[:10]) for stamp in closed) if day.weekday() < 5)
+
+
 @lru_cache(maxsize=32)
 def get_calendar(name: str = DEFAULT_CALENDAR) -> TradingCalendar:
     """Resolve a calendar by name, failing with the list of accepted names."""

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import numpy as np
+
 from markets.calendar import NEW_YORK, REGULAR_CLOSE_NY, WeekdayCalendar
 from markets.symbols import InvalidSymbol, normalize_symbol
 from providers._synthetic_market import EPOCH, HORIZON, ChainShape, SimulatedChain, simulate_chain
@@ -25,7 +27,7 @@ from providers.base import ChainSnapshot, EmptyChain, OptionQuote, SessionUnavai
 PROVIDER_NAME = "synthetic"
 DEFAULT_SEED = 20240101
 SOURCE_LABEL = "SIMULATED market from the synthetic provider — not real data"
-MODEL_VERSION = "synthetic-v1"
+MODEL_VERSION = "synthetic-v2"
 
 Clock = Callable[[], datetime]
 
@@ -68,6 +70,8 @@ class SyntheticProvider:
             missing_fields=(),
             simulated=True,
             notes={"model": MODEL_VERSION, "seed": str(self.seed)},
+            risk_free_rate=arrays.risk_free_rate,
+            dividend_yield=arrays.dividend_yield,
         )
 
     @staticmethod
@@ -93,40 +97,26 @@ class SyntheticProvider:
 
 
 def _quotes(arrays: SimulatedChain) -> tuple[OptionQuote, ...]:
-    """Records from the arrays; `.tolist()` first because per-element numpy scalars are slow."""
+    """Records from the arrays: `.tolist()` first because per-element numpy scalars are slow, and
+    positional construction over whole columns (`map`), in `OptionQuote`'s field order, because a
+    realistic chain has thousands of contracts and keyword arguments cost a third more per record."""
     expirations = {ordinal: date.fromordinal(ordinal) for ordinal in set(arrays.expiration_ordinals.tolist())}
     strikes = {cents: Decimal(cents) / 100 for cents in set(arrays.strike_cents.tolist())}
-    columns = zip(
-        arrays.expiration_ordinals.tolist(),
-        arrays.strike_cents.tolist(),
-        arrays.is_call.tolist(),
-        arrays.bid.tolist(),
-        arrays.ask.tolist(),
-        arrays.last.tolist(),
-        arrays.volume.tolist(),
-        arrays.open_interest.tolist(),
-        arrays.implied_volatility.tolist(),
-        arrays.delta.tolist(),
-        arrays.gamma.tolist(),
-        arrays.theta.tolist(),
-        arrays.vega.tolist(),
-        strict=True,
-    )
     return tuple(
-        OptionQuote(
-            expiration_date=expirations[ordinal],
-            strike_price=strikes[cents],
-            option_type="C" if is_call else "P",
-            bid=bid,
-            ask=ask,
-            last=last,
-            volume=volume,
-            open_interest=open_interest,
-            implied_volatility=iv,
-            delta=delta,
-            gamma=gamma,
-            theta=theta,
-            vega=vega,
+        map(
+            OptionQuote,
+            map(expirations.__getitem__, arrays.expiration_ordinals.tolist()),
+            map(strikes.__getitem__, arrays.strike_cents.tolist()),
+            np.where(arrays.is_call, "C", "P").tolist(),
+            arrays.bid.tolist(),
+            arrays.ask.tolist(),
+            arrays.last.tolist(),
+            arrays.volume.tolist(),
+            arrays.open_interest.tolist(),
+            arrays.implied_volatility.tolist(),
+            arrays.delta.tolist(),
+            arrays.gamma.tolist(),
+            arrays.theta.tolist(),
+            arrays.vega.tolist(),
         )
-        for ordinal, cents, is_call, bid, ask, last, volume, open_interest, iv, delta, gamma, theta, vega in columns
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from providers._synthetic_market import INDEX_LIKE
 from providers.base import ChainSnapshot, SessionUnavailable, SymbolNotFound
 from providers.registry import get_provider
 from providers.synthetic import ChainShape, SyntheticProvider
@@ -113,23 +114,31 @@ def test_underlying_close_is_in_cents(provider: SyntheticProvider):
     assert close == round(close, 2)
 
 
-def test_expirations_start_at_the_session_and_include_weeklies_and_monthlies(provider: SyntheticProvider):
-    expirations = sorted({quote.expiration_date for quote in provider.fetch_chain("SPY", FRIDAY).quotes})
+def test_expirations_start_at_the_session_and_include_dailies_weeklies_and_monthlies(provider: SyntheticProvider):
+    index = sorted({quote.expiration_date for quote in provider.fetch_chain("SPY", FRIDAY).quotes})
+    single = sorted({quote.expiration_date for quote in provider.fetch_chain("AAPL", FRIDAY).quotes})
     fridays_within_seven_weeks = [FRIDAY + timedelta(weeks=week) for week in range(7)]
     third_fridays = [date(2026, 1, 16), date(2026, 2, 20), date(2026, 3, 20), date(2026, 4, 17), date(2026, 5, 15)]
+    next_week = [date(2025, 12, 15) + timedelta(days=offset) for offset in range(5)]
 
-    assert expirations[0] == FRIDAY  # the 0-DTE expiry of a Friday session
-    assert all(expiry >= FRIDAY for expiry in expirations)
-    assert set(fridays_within_seven_weeks) <= set(expirations)
-    assert set(third_fridays) <= set(expirations)
-    assert any(expiry.year >= 2027 and expiry.month == 1 for expiry in expirations)  # LEAPS
-    assert all(expiry.weekday() == 4 for expiry in expirations)
+    for expirations in (index, single):
+        assert expirations[0] == FRIDAY  # the 0-DTE expiry of a Friday session
+        assert all(expiry >= FRIDAY for expiry in expirations)
+        assert set(fridays_within_seven_weeks) <= set(expirations)
+        assert any(expiry.year >= 2027 and expiry.month == 1 for expiry in expirations)  # LEAPS
+    assert set(third_fridays) <= set(index)
+    assert set(next_week) <= set(index)  # an index name expires every session
+    assert {date(2026, 1, 16), date(2026, 2, 20), date(2026, 3, 20)} <= set(single)
+    # A single name expires on Fridays, or on the session before a Friday holiday (Juneteenth 2026).
+    assert {expiry for expiry in single if expiry.weekday() != 4} == {date(2026, 6, 18)}
 
 
 def test_midweek_session_lists_no_expired_contracts(provider: SyntheticProvider):
-    expirations = {quote.expiration_date for quote in provider.fetch_chain("QQQ", WEDNESDAY).quotes}
+    index = {quote.expiration_date for quote in provider.fetch_chain("QQQ", WEDNESDAY).quotes}
+    single = {quote.expiration_date for quote in provider.fetch_chain("AAPL", WEDNESDAY).quotes}
 
-    assert min(expirations) == date(2025, 12, 12)
+    assert min(index) == WEDNESDAY  # expiring at this close: still listed in its end-of-session snapshot
+    assert min(single) == date(2025, 12, 12)
 
 
 def test_strikes_are_decimals_with_at_most_four_places(provider: SyntheticProvider):
@@ -146,8 +155,9 @@ def test_strike_increments_fit_the_price_level(provider: SyntheticProvider):
         strikes = sorted({quote.strike_price for quote in provider.fetch_chain(symbol, TUESDAY).quotes})
         return min(high - low for low, high in zip(strikes, strikes[1:], strict=False))
 
-    assert smallest_increment("SPX") >= Decimal("25")
-    assert smallest_increment("SPY") == Decimal("5")
+    assert smallest_increment("SPX") == Decimal("10")
+    assert smallest_increment("SPY") == Decimal("1")
+    assert smallest_increment("AAPL") == Decimal("2.5")
 
 
 def test_contract_keys_are_unique(provider: SyntheticProvider):
@@ -158,7 +168,8 @@ def test_contract_keys_are_unique(provider: SyntheticProvider):
 
 def test_greeks_and_implied_volatility_are_sane(provider: SyntheticProvider):
     for symbol in SYMBOLS:
-        quotes = provider.fetch_chain(symbol, TUESDAY).quotes
+        snapshot = provider.fetch_chain(symbol, TUESDAY)
+        quotes = snapshot.quotes
         calls = [quote for quote in quotes if quote.option_type == "C"]
         puts = [quote for quote in quotes if quote.option_type == "P"]
 
@@ -167,19 +178,23 @@ def test_greeks_and_implied_volatility_are_sane(provider: SyntheticProvider):
         assert all(quote.gamma > 0 for quote in quotes), symbol
         assert all(quote.vega >= 0 for quote in quotes), symbol
         assert all(0.05 < quote.implied_volatility < 2 for quote in quotes), symbol
-        assert all(quote.theta <= 0 for quote in calls), symbol
+        # A call's theta is at most its dividend carry q·S per day (so never positive without dividends).
+        carry = snapshot.dividend_yield * snapshot.underlying_close / 365
+        assert all(quote.theta <= carry for quote in calls), symbol
         assert sum(quote.theta <= 0 for quote in quotes) > 0.75 * len(quotes), symbol
 
 
 def test_call_and_put_at_the_same_strike_share_gamma_and_vega(provider: SyntheticProvider):
-    chain = by_key(provider.fetch_chain("AAPL", TUESDAY))
+    snapshot = provider.fetch_chain("AAPL", TUESDAY)
+    chain = by_key(snapshot)
     pairs = [(quote, chain[(expiry, strike, "P")]) for (expiry, strike, kind), quote in chain.items() if kind == "C"]
 
-    assert pairs
+    assert pairs and snapshot.dividend_yield > 0
     for call, put in pairs:
+        years = max((call.expiration_date - TUESDAY).days, 1) / 365
         assert call.gamma == pytest.approx(put.gamma)
         assert call.vega == pytest.approx(put.vega)
-        assert call.delta - put.delta == pytest.approx(1.0)
+        assert call.delta - put.delta == pytest.approx(math.exp(-snapshot.dividend_yield * years))
 
 
 def test_puts_at_the_lowest_strike_carry_more_volatility_than_at_the_money(provider: SyntheticProvider):
@@ -240,18 +255,23 @@ def test_quotes_are_ordered_markets_in_cents(provider: SyntheticProvider):
 
 
 def test_contract_count_is_in_the_target_range(provider: SyntheticProvider):
+    # The ranges stated in providers/_synthetic_market.py (tests/unit/test_synthetic_market.py checks more).
     for symbol in SYMBOLS:
         for session in (TUESDAY, FRIDAY):
             count = len(provider.fetch_chain(symbol, session).quotes)
-            assert 600 <= count <= 1500, (symbol, session, count)
+            low, high = (2500, 11000) if symbol in INDEX_LIKE else (250, 4500)
+            assert low <= count <= high, (symbol, session, count)
+    assert len(provider.fetch_chain("SPY", TUESDAY).quotes) >= 4000
 
 
 def test_chain_shape_sizes_the_chain():
-    small = ChainShape(weekly_expirations=2, monthly_months=1, leaps_years=0, max_strikes_per_expiry=10)
+    small = ChainShape(max_expirations=3, max_strikes_per_expiry=10)
     quotes = SyntheticProvider(now=lambda: AFTER_THE_FACT, shape=small).fetch_chain("SPY", TUESDAY).quotes
+    exact = SyntheticProvider(now=lambda: AFTER_THE_FACT, shape=ChainShape(contracts=2000)).fetch_chain("AAPL", TUESDAY)
 
-    assert len({quote.expiration_date for quote in quotes}) <= 3
-    assert 0 < len(quotes) <= 3 * 10 * 2
+    assert len({quote.expiration_date for quote in quotes}) == 3
+    assert len(quotes) == 3 * 10 * 2
+    assert len(exact.quotes) == 2000
 
 
 def test_snapshot_is_labelled_simulated(provider: SyntheticProvider):
@@ -263,6 +283,8 @@ def test_snapshot_is_labelled_simulated(provider: SyntheticProvider):
     assert snapshot.simulated is True
     assert "SIMULATED" in snapshot.source
     assert snapshot.missing_fields == ()
+    assert snapshot.notes["model"] == "synthetic-v2"
+    assert (snapshot.risk_free_rate, snapshot.dividend_yield) == (0.04, 0.007)  # the rate and yield it priced with
     assert snapshot.symbol == "MSFT"
     assert snapshot.session == TUESDAY
     assert isinstance(snapshot.quotes, tuple)

@@ -297,7 +297,7 @@ def fill_sessions(database_url: str, sessions: list[date], rows_per_session: int
     from store.tickers import ensure_tickers
     from tasks.chain_rows import validate_chain
 
-    shape = ChainShape(weekly_expirations=8, monthly_months=8, max_strikes_per_expiry=100, width_sigmas=4)
+    shape = ChainShape(contracts=5_000)
     provider = SyntheticProvider(now=lambda: AFTER_THE_FACT, shape=shape)
     chains, total = [], 0
     while total < rows_per_session:

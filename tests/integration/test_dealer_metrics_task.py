@@ -44,7 +44,7 @@ def test_complete_history_computes_every_history_metric(db, database_url, watchl
     [result] = run_dealer_metrics(db, "SPY", [TARGET], lookback_sessions=5)
     assert (result.status, result.history_status, result.missing_sessions) == ("FULL", "COMPLETE", ())
     metrics, model_version, _ = stored_metrics(db, "SPY", TARGET)
-    assert model_version == "dealer-v1"
+    assert model_version == "dealer-v2"
     assert metrics["history_status"] == "COMPLETE" and metrics["missing_sessions"] == []
     history = metrics["history"]
     assert history["lookback_sessions"] == 5

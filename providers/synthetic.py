@@ -68,6 +68,7 @@ class SyntheticProvider:
             missing_fields=(),
             simulated=True,
             notes={"model": MODEL_VERSION, "seed": str(self.seed)},
+            risk_free_rate=0.04,  # the r its greeks are priced with (q = 0, the default): issue 15 item 1
         )
 
     @staticmethod

@@ -110,29 +110,49 @@ def nearest_zero_crossing(levels: NDArray[np.float64], values: NDArray[np.float6
     return float(crossings[np.argmin(np.abs(crossings - target))])
 
 
-def gamma_flip(profile: GammaProfile, levels: NDArray[np.float64], spot: float) -> float | None:
-    """`nearest_zero_crossing` of the profile over `levels`, nearest spot; exactly what evaluating
-    the whole grid gives, usually from a band of it.
+@dataclass(frozen=True)
+class ProfileReading:
+    """What the snapshot takes from the profile: the flip, the slope at spot and the value at spot."""
+
+    gamma_flip: float | None
+    slope: float
+    at_spot: float
+
+
+def read_profile(profile: GammaProfile, levels: NDArray[np.float64], spot: float) -> ProfileReading:
+    """The profile's nearest crossing of zero over `levels` (exactly what `nearest_zero_crossing` of
+    the whole grid gives), its central-difference slope at spot with h = one grid step, and its value
+    at spot, evaluated together, usually on a band of the grid only.
 
     The band of `FIRST_BAND_STEPS` levels either side of spot's node is evaluated first. A crossing
     outside the band lies beyond the band's last level, so a band crossing strictly nearer spot than
     both band edges, found with no exact zero in the band, is the grid's nearest; otherwise the rest
     of the grid is evaluated and the whole grid decides.
     """
+    step = float(levels[1] - levels[0])
     middle = int(np.argmin(np.abs(levels - spot)))
     first = max(0, middle - FIRST_BAND_STEPS)
     last = min(levels.size - 1, middle + FIRST_BAND_STEPS)
-    band = profile.at(levels[first : last + 1])
+    band_levels = levels[first : last + 1]
+    values = profile.at(np.concatenate([band_levels, [spot, spot - step, spot + step]]))
+    band, (at_spot, below, above) = values[:-3], values[-3:]
+    slope = float((above - below) / (2.0 * step))
     if np.all(band != 0.0):
-        crossing = nearest_zero_crossing(levels[first : last + 1], band, spot)
+        crossing = nearest_zero_crossing(band_levels, band, spot)
         reach = min(
             levels[last] - spot if last < levels.size - 1 else math.inf,
             spot - levels[first] if first > 0 else math.inf,
         )
         if crossing is not None and abs(crossing - spot) < reach:
-            return crossing
-    values = np.concatenate([profile.at(levels[:first]), band, profile.at(levels[last + 1 :])])
-    return nearest_zero_crossing(levels, values, spot)
+            return ProfileReading(crossing, slope, float(at_spot))
+    rest = profile.at(np.concatenate([levels[:first], levels[last + 1 :]]))
+    whole = np.concatenate([rest[:first], band, rest[first:]])
+    return ProfileReading(nearest_zero_crossing(levels, whole, spot), slope, float(at_spot))
+
+
+def gamma_flip(profile: GammaProfile, levels: NDArray[np.float64], spot: float) -> float | None:
+    """The crossing of zero nearest spot (`read_profile`)."""
+    return read_profile(profile, levels, spot).gamma_flip
 
 
 def profile_slope_at(profile: GammaProfile, spot: float, step: float) -> float:

@@ -13,7 +13,7 @@ from dealer.config import DEFAULT_CONFIG, MODEL_VERSION, DealerConfig
 from dealer.eligibility import Eligibility, ExclusionCounts, classify_contracts
 from dealer.exposure import Wall, contract_gex, top_walls
 from dealer.pricing import PricingInputs, pricing_inputs
-from dealer.profile import gamma_flip, prepare_profile, profile_slope_at, spot_levels
+from dealer.profile import prepare_profile, read_profile, spot_levels
 
 
 class SnapshotStatus(StrEnum):
@@ -313,9 +313,9 @@ def _profile_metrics(
     levels = spot_levels(spot, config)
     profile = prepare_profile(profile_chain, pricing, float(levels[0]), float(levels[-1]))
     gross = exposure["gex_gross"]
-    at_spot = float(profile.at(np.array([spot]))[0])
+    reading = read_profile(profile, levels, spot)
     return {
-        "gamma_flip": gamma_flip(profile, levels, spot),
-        "gex_slope": profile_slope_at(profile, spot, float(levels[1] - levels[0])),
-        "profile_gap": (at_spot - exposure["gex_net"]) / gross if gross > 0.0 else None,
+        "gamma_flip": reading.gamma_flip,
+        "gex_slope": reading.slope,
+        "profile_gap": (reading.at_spot - exposure["gex_net"]) / gross if gross > 0.0 else None,
     }

@@ -129,24 +129,30 @@ def load_chain_columns(
     records = _contract_records(copy_binary(connection, _CONTRACTS_QUERY, (ticker_id, list(snapshot_times))))
     if records.size == 0:
         return {}
-    stamps = records["time"]
-    order = np.argsort(stamps, kind="stable")
-    ordered = records[order]
-    boundaries = np.flatnonzero(np.diff(ordered["time"])) + 1
+    # Native-endian columns once for the whole answer, then split per snapshot time (rows arrive
+    # grouped by time in practice; a stable sort makes sure of it without reordering within a day).
+    stamps = records["time"].astype(np.int64)
+    columns = {
+        "expiration_day": records["expiration"].astype(np.int32),
+        "strike": records["strike"].astype(np.float64),
+        "call_code": records["call_code"].astype(np.int16),
+        "gamma": records["gamma"].astype(np.float64),
+        "open_interest": records["open_interest"].astype(np.float64),
+        "implied_volatility": records["implied_volatility"].astype(np.float64),
+    }
+    if np.any(stamps[1:] < stamps[:-1]):
+        order = np.argsort(stamps, kind="stable")
+        stamps = stamps[order]
+        columns = {name: column[order] for name, column in columns.items()}
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(stamps)) + 1])
+    ends = np.concatenate([starts[1:], [stamps.size]])
     by_micros = {_microseconds(stamp): stamp for stamp in snapshot_times}
     chains: dict[datetime, ChainColumns] = {}
-    for group in np.split(ordered, boundaries):
-        stamp = by_micros.get(int(group["time"][0]))
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        stamp = by_micros.get(int(stamps[start]))
         if stamp is None:  # pragma: no cover - the query asked for these times only
             continue
-        chains[stamp] = ChainColumns(
-            expiration_day=group["expiration"].astype(np.int32),
-            strike=group["strike"].astype(np.float64),
-            call_code=group["call_code"].astype(np.int16),
-            gamma=group["gamma"].astype(np.float64),
-            open_interest=group["open_interest"].astype(np.float64),
-            implied_volatility=group["implied_volatility"].astype(np.float64),
-        )
+        chains[stamp] = ChainColumns(**{name: column[start:end] for name, column in columns.items()})
     return chains
 
 

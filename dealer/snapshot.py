@@ -11,7 +11,7 @@ from dealer._json import MONEY_DIGITS, PRICE_DIGITS, RATIO_DIGITS, json_number, 
 from dealer.chain import ChainArrays
 from dealer.config import DEFAULT_CONFIG, MODEL_VERSION, DealerConfig
 from dealer.eligibility import Eligibility, ExclusionCounts, classify_contracts
-from dealer.exposure import Wall, contract_gex, top_walls
+from dealer.exposure import Wall, contract_gex, strike_totals, top_walls
 from dealer.pricing import PricingInputs, pricing_inputs
 from dealer.profile import prepare_profile, read_profile, spot_levels
 
@@ -81,6 +81,9 @@ class SnapshotMetrics:
     include_expiring: bool = False
     pricing: PricingInputs = PricingInputs()
     profile_gap: float | None = None
+    # Net GEX per strike within the wall band (±wall_band of spot), ascending strike: the curve the
+    # walls are picked from, kept so a reader can check or re-rank them.
+    strike_gex: tuple[tuple[float, float], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for `daily_snapshots.dealer_metrics_json`): rounded, no NaN."""
@@ -113,6 +116,9 @@ class SnapshotMetrics:
             "include_expiring": self.include_expiring,
             "pricing": self.pricing.to_json(),
             "profile_gap": json_number(self.profile_gap, RATIO_DIGITS + 2),
+            "strike_gex": [
+                [json_number(strike, PRICE_DIGITS), json_number(gex, MONEY_DIGITS)] for strike, gex in self.strike_gex
+            ],
         }
 
     @classmethod
@@ -149,6 +155,7 @@ class SnapshotMetrics:
             include_expiring=bool(data.get("include_expiring", version == "dealer-v1")),
             pricing=PricingInputs.from_json(data.get("pricing")),
             profile_gap=optional_float(data.get("profile_gap")),
+            strike_gex=tuple((float(strike), float(gex)) for strike, gex in data.get("strike_gex", [])),
         )
 
 
@@ -284,7 +291,9 @@ def _exposure_metrics(chain: ChainArrays, spot: float, config: DealerConfig) -> 
     in_band = np.abs(chain.strike - spot) <= config.wall_band * spot
     call_side = in_band & calls
     put_side = in_band & ~calls
+    band_strikes, band_totals = strike_totals(chain.strike[in_band], gex[in_band])
     return {
+        "strike_gex": tuple(zip(band_strikes.tolist(), band_totals.tolist(), strict=True)),
         "gex_net": gex_net,
         "gex_gross": gex_gross,
         "gex_calls": float(gex[calls].sum()),

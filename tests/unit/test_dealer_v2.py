@@ -144,3 +144,21 @@ def test_every_status_reason_is_one_of_the_documented_set(chain: ChainArrays, sp
     metrics = compute_snapshot_metrics(chain, spot)
     assert metrics.status_reason in STATUS_REASONS
     assert STATUS_REASONS[metrics.status_reason].startswith(str(metrics.status))
+
+
+def test_strike_gex_in_the_band_is_kept_and_the_walls_are_its_largest_entries() -> None:
+    rows = [
+        (100.0, True, 30, 0.02, 500.0, 0.2),
+        (100.0, True, 60, 0.01, 500.0, 0.2),  # same strike, another expiry: summed
+        (100.0, False, 30, 0.02, 200.0, 0.2),
+        (110.0, True, 30, 0.02, 900.0, 0.2),
+        (90.0, False, 30, 0.02, 700.0, 0.2),
+        (150.0, True, 30, 0.02, 5000.0, 0.2),  # beyond the ±20% wall band
+    ]
+    strike, is_call, dte, gamma, oi, iv = (np.array(column) for column in zip(*rows, strict=True))
+    metrics = compute_snapshot_metrics(ChainArrays(strike, is_call, dte, gamma, oi, iv), 100.0)
+    dollars = 100.0 * 100.0**2 * 0.01
+    assert [strike for strike, _ in metrics.strike_gex] == [90.0, 100.0, 110.0]
+    assert dict(metrics.strike_gex)[100.0] == pytest.approx((0.02 * 500 + 0.01 * 500 - 0.02 * 200) * dollars)
+    assert metrics.call_walls[0].strike == 110.0 and metrics.put_walls[0].strike == 90.0
+    assert metrics.to_json()["strike_gex"][0] == [90.0, round(-0.02 * 700 * dollars, 2)]

@@ -77,7 +77,21 @@ def prepare_profile(chain: ChainArrays, pricing: PricingInputs, lowest: float, h
     keep = nearest < NEGLIGIBLE_D1
     scale = CONTRACT_MULTIPLIER * ONE_PERCENT * _INV_SQRT_2PI
     weight = dealer_sign(chain.is_call) * chain.open_interest * np.exp(-pricing.dividend_yield * years) * slope * scale
-    return GammaProfile(slope=slope[keep], intercept=intercept[keep], weight=weight[keep])
+    return _merged(slope[keep], intercept[keep], weight[keep])
+
+
+def _merged(slope: NDArray[np.float64], intercept: NDArray[np.float64], weight: NDArray[np.float64]) -> GammaProfile:
+    """Contracts with the same (a, b) — a call and a put on one strike and expiry with one IV — have
+    the same gamma at every level: one column with their summed weight instead of two."""
+    if slope.size < 2:
+        return GammaProfile(slope=slope, intercept=intercept, weight=weight)
+    order = np.lexsort((intercept, slope))
+    slope, intercept = slope[order], intercept[order]
+    first = np.ones(slope.size, dtype=bool)
+    first[1:] = (slope[1:] != slope[:-1]) | (intercept[1:] != intercept[:-1])
+    group = np.cumsum(first) - 1
+    summed = np.bincount(group, weights=weight[order], minlength=int(group[-1]) + 1)
+    return GammaProfile(slope=slope[first], intercept=intercept[first], weight=summed)
 
 
 def net_gex_profile(chain: ChainArrays, levels: NDArray[np.float64], pricing: PricingInputs) -> NDArray[np.float64]:

@@ -156,7 +156,11 @@ MIN_ROUNDS = 3
 
 def median_and_spread(values: Sequence[float], digits: int) -> tuple[float, str]:
     """(median, "min..max") of one figure over the rounds, rounded to `digits`."""
-    return round(statistics.median(values), digits), f"{round(min(values), digits)}..{round(max(values), digits)}"
+
+    def shown(value: float) -> float:
+        return round(value, digits) if digits else round(value)
+
+    return shown(statistics.median(values)), f"{shown(min(values))}..{shown(max(values))}"
 
 
 def figures(name: str, **values: object) -> str:

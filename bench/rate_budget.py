@@ -32,6 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
+    BENCH_DIR,
     MIN_ROUNDS,
     BenchServer,
     embedded_server,
@@ -40,6 +41,10 @@ from bench._common import (  # noqa: E402
     median_and_spread,
     quiet_logs,
 )
+
+# bench/ is first on sys.path when this runs as a script, and bench/requests.py would shadow the HTTP
+# library every provider imports; _common is loaded, so bench/ can go.
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != str(BENCH_DIR)]
 
 FIRST_SESSION = date(2025, 12, 15)
 

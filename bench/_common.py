@@ -10,11 +10,12 @@ import contextlib
 import logging
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -144,6 +145,20 @@ def synthetic_chains(
         chains.append((symbol, snapshot.underlying_close, validated))
         total += len(validated)
     return chains
+
+
+# Every bench repeats its phases at least this many times, interleaved (each round runs every phase),
+# and reports the median and the spread: single rounds on a shared 2-core machine swing by 2x.
+MIN_ROUNDS = 3
+
+
+def median_and_spread(values: Sequence[float], digits: int) -> tuple[float, str]:
+    """(median, "min..max") of one figure over the rounds, rounded to `digits`."""
+
+    def shown(value: float) -> float:
+        return round(value, digits) if digits else round(value)
+
+    return shown(statistics.median(values)), f"{shown(min(values))}..{shown(max(values))}"
 
 
 def figures(name: str, **values: object) -> str:

@@ -7,7 +7,8 @@ One fresh embedded PostgreSQL, one fresh database per run, the same synthetic wa
 backfill (the last `--short` and the last `--long` NYSE sessions up to 2025-12-22) runs in its own
 Python process through the real flow, `flows.backfill.backfill_options`, on a temporary Prefect API;
 that process reports its own peak resident set (`VmHWM` from /proc/self/status, i.e. the flow-run
-process, not the Prefect server or PostgreSQL it talks to).
+process, not the Prefect server or PostgreSQL it talks to). At least 3 rounds run, each a short and a
+long backfill (the order flipping per round); figures are medians with their spread (min..max).
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import REPO_ROOT, embedded_server, figures, isolate_environment, quiet_logs  # noqa: E402
+from bench._common import (  # noqa: E402
+    MIN_ROUNDS,
+    REPO_ROOT,
+    embedded_server,
+    figures,
+    isolate_environment,
+    median_and_spread,
+    quiet_logs,
+)
 
 LAST_SESSION = date(2025, 12, 22)
 
@@ -91,6 +100,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=25)
     parser.add_argument("--short", type=int, default=5)
     parser.add_argument("--long", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help=f"at least {MIN_ROUNDS}, interleaved")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -102,30 +112,36 @@ def main() -> None:
     from store.watchlist import load_symbols
 
     symbols = [f"M{number:03d}" for number in range(args.symbols)]
-    results = {}
+    results: dict[int, list[dict]] = {args.short: [], args.long: []}
     with embedded_server() as server:
-        for sessions in (args.short, args.long):
-            url = server.create_database(f"bench_memory_{sessions}")
-            connection = connect(DatabaseTarget(url=url, embedded=False))
-            load_symbols(connection, symbols, source="bench")
-            connection.close()
-            results[sessions] = run_child(url, sessions)
+        for round_number in range(max(MIN_ROUNDS, args.rounds)):
+            order = (args.short, args.long) if round_number % 2 == 0 else (args.long, args.short)
+            for sessions in order:
+                url = server.create_database(f"bench_memory_{sessions}_{round_number}")
+                connection = connect(DatabaseTarget(url=url, embedded=False))
+                load_symbols(connection, symbols, source="bench")
+                connection.close()
+                results[sessions].append(run_child(url, sessions))
 
     short, long = results[args.short], results[args.long]
-    print(
-        figures(
-            "memory",
-            symbols=len(symbols),
-            short_sessions=short["sessions"],
-            short_rows=short["rows"],
-            short_peak_rss_mib=round(short["peak_rss_kib"] / 1024, 1),
-            long_sessions=long["sessions"],
-            long_rows=long["rows"],
-            long_peak_rss_mib=round(long["peak_rss_kib"] / 1024, 1),
-            growth=round(long["peak_rss_kib"] / short["peak_rss_kib"] - 1, 3),
-            before_flow_mib=round(short["peak_rss_before_flow_kib"] / 1024, 1),
-        )
-    )
+    mib = 1024.0
+    values: dict[str, object] = {
+        "symbols": len(symbols),
+        "rounds": len(short),
+        "short_sessions": short[0]["sessions"],
+        "short_rows": short[0]["rows"],
+        "long_sessions": long[0]["sessions"],
+        "long_rows": long[0]["rows"],
+    }
+    series = {
+        "short_peak_rss_mib": ([run["peak_rss_kib"] / mib for run in short], 1),
+        "long_peak_rss_mib": ([run["peak_rss_kib"] / mib for run in long], 1),
+        "growth": ([b["peak_rss_kib"] / a["peak_rss_kib"] - 1 for a, b in zip(short, long, strict=True)], 3),
+        "before_flow_mib": ([run["peak_rss_before_flow_kib"] / mib for run in short], 1),
+    }
+    for name, (numbers, digits) in series.items():
+        values[f"{name}_median"], values[f"{name}_spread"] = median_and_spread(numbers, digits)
+    print(figures("memory", **values))
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ Two ratios: `ratio` of the wall times of the two calls, and `ratio_run_time` of 
 `total_run_time` as Prefect records it (Running to Completed: the flow's own work). The difference
 is the engine's fixed cost per flow run: creating the run, and at the end joining its heartbeat
 thread, which sleeps in 1-second steps (Prefect 3.9), so every flow call ends up to 1 s late.
+At least 3 rounds run, each on a fresh database (first call, then the re-run); figures are medians
+with their spread (min..max), ratios taken within a round.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import embedded_server, figures, isolate_environment, quiet_logs  # noqa: E402
+from bench._common import (  # noqa: E402
+    MIN_ROUNDS,
+    embedded_server,
+    figures,
+    isolate_environment,
+    median_and_spread,
+    quiet_logs,
+)
 
 PROVIDER = "bench-counting-synthetic"
 
@@ -55,6 +64,7 @@ def main() -> None:
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--start", type=date.fromisoformat, default=date(2025, 12, 9))
     parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 22))
+    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help=f"at least {MIN_ROUNDS}")
     args = parser.parse_args()
     isolate_environment()
     quiet_logs()
@@ -90,37 +100,41 @@ def main() -> None:
             run_time = client.read_flow_run(state.state_details.flow_run_id).total_run_time.total_seconds()
         return wall, run_time, provider.calls - calls_before, state.result()
 
+    rounds: list[tuple[tuple, tuple]] = []
     try:
         with embedded_server() as server, prefect_test_harness(server_startup_timeout=120):
-            url = server.create_database("bench_rerun")
-            os.environ["DATABASE_URL"] = url
-            connection = connect(DatabaseTarget(url=url, embedded=False))
-            load_symbols(connection, symbols, source="bench")
-            connection.close()
             warm_up()
-            first_seconds, first_run_time, first_calls, first = backfill()
-            second_seconds, second_run_time, second_calls, second = backfill()
+            for round_number in range(max(MIN_ROUNDS, args.rounds)):
+                url = server.create_database(f"bench_rerun_{round_number}")
+                os.environ["DATABASE_URL"] = url
+                connection = connect(DatabaseTarget(url=url, embedded=False))
+                load_symbols(connection, symbols, source="bench")
+                connection.close()
+                rounds.append((backfill(), backfill()))
     finally:
         unregister_provider(PROVIDER)
 
-    print(
-        figures(
-            "rerun",
-            sessions=len(first.days),
-            symbols=len(symbols),
-            first_s=round(first_seconds, 3),
-            first_rows=first.rows_written,
-            first_provider_calls=first_calls,
-            second_s=round(second_seconds, 3),
-            second_rows=second.rows_written,
-            second_provider_calls=second_calls,
-            ratio=round(second_seconds / first_seconds, 4),
-            first_run_time_s=round(first_run_time, 3),
-            second_run_time_s=round(second_run_time, 3),
-            ratio_run_time=round(second_run_time / first_run_time, 4),
-            prefect_startup_excluded="true",
-        )
-    )
+    (_, _, first_calls, first), (_, _, second_calls, second) = rounds[-1]
+    values: dict[str, object] = {
+        "sessions": len(first.days),
+        "symbols": len(symbols),
+        "rounds": len(rounds),
+        "first_rows": first.rows_written,
+        "first_provider_calls": first_calls,
+        "second_rows": second.rows_written,
+        "second_provider_calls": max(round_[1][2] for round_ in rounds),
+    }
+    series = {
+        "first_s": ([a[0] for a, _ in rounds], 3),
+        "second_s": ([b[0] for _, b in rounds], 3),
+        "ratio": ([b[0] / a[0] for a, b in rounds], 4),
+        "first_run_time_s": ([a[1] for a, _ in rounds], 3),
+        "second_run_time_s": ([b[1] for _, b in rounds], 3),
+        "ratio_run_time": ([b[1] / a[1] for a, b in rounds], 4),
+    }
+    for name, (numbers, digits) in series.items():
+        values[f"{name}_median"], values[f"{name}_spread"] = median_and_spread(numbers, digits)
+    print(figures("rerun", **values, prefect_startup_excluded="true"))
 
 
 if __name__ == "__main__":

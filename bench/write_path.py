@@ -12,6 +12,8 @@ One fresh embedded PostgreSQL, one fresh database per contender, the same rows f
   `options_chains` (same primary key and same foreign key to `tickers`); and `copy_pk_only`, the same
   into a table with the primary key but no foreign key, to show what the per-row FK check costs.
 Before each timed phase the server is vacuumed, checkpointed and idle. Row generation is untimed.
+At least 3 rounds run, each timing every contender (the order rotating per round); each figure is
+the median over the rounds with its spread (min..max), ratios taken within a round.
 """
 
 from __future__ import annotations
@@ -28,7 +30,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import psycopg2  # noqa: E402
 import psycopg2.extras  # noqa: E402
 
-from bench._common import embedded_server, figures, isolate_environment, quiesce, synthetic_chains  # noqa: E402
+from bench._common import (  # noqa: E402
+    MIN_ROUNDS,
+    embedded_server,
+    figures,
+    isolate_environment,
+    median_and_spread,
+    quiesce,
+    synthetic_chains,
+)
 from markets.snapshot import snapshot_time_for  # noqa: E402
 from store.chains import CHAIN_COLUMNS, SymbolDayRows, _CopySource, write_symbol_day  # noqa: E402
 from store.tickers import ensure_tickers  # noqa: E402
@@ -124,7 +134,7 @@ def warm_up(server, chains) -> None:  # noqa: ANN001
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--rounds", type=int, default=1, help="repeat every phase; the best round counts")
+    parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help=f"at least {MIN_ROUNDS}, interleaved")
     args = parser.parse_args()
     isolate_environment()
 
@@ -134,21 +144,23 @@ def main() -> None:
     identical: list[bool] = []
     with embedded_server() as server:
         warm_up(server, chains)
-        for round_number in range(args.rounds):
+        for round_number in range(max(MIN_ROUNDS, args.rounds)):
             names = [f"bench_{name}_{round_number}" for name in ("copy", "ours", "seed")]
             copy_url, ours_url, seed_url = (server.create_database(name) for name in names)
             with psycopg2.connect(copy_url) as connection, connection.cursor() as cursor:
                 cursor.execute("CREATE TABLE copy_pk_only (LIKE options_chains INCLUDING ALL)")
             connection.close()
 
-            seconds["copy"].append(run_copy(copy_url, chains, "options_chains"))
-            quiesce(copy_url, ("options_chains",))
-            seconds["copy_pk_only"].append(run_copy(copy_url, chains, "copy_pk_only"))
-            quiesce(copy_url, ("copy_pk_only",))
-            seconds["ours"].append(run_ours(ours_url, chains))
-            quiesce(ours_url, ("options_chains",))
-            seconds["seed"].append(run_seed(seed_url, chains))
-            quiesce(seed_url, ("options_chains",))
+            phases = [
+                ("copy", run_copy, (copy_url, chains, "options_chains"), copy_url, "options_chains"),
+                ("copy_pk_only", run_copy, (copy_url, chains, "copy_pk_only"), copy_url, "copy_pk_only"),
+                ("ours", run_ours, (ours_url, chains), ours_url, "options_chains"),
+                ("seed", run_seed, (seed_url, chains), seed_url, "options_chains"),
+            ]
+            shift = round_number % len(phases)
+            for name, run, arguments, url, table in phases[shift:] + phases[:shift]:
+                seconds[name].append(run(*arguments))
+                quiesce(url, (table,))
 
             identical.append(fingerprint(ours_url) == fingerprint(seed_url) == fingerprint(copy_url))
             admin = server.admin()
@@ -157,23 +169,24 @@ def main() -> None:
                     cursor.execute(f"DROP DATABASE {name}")
             admin.close()
 
-    best = {name: rows / min(values) for name, values in seconds.items()}
-    print(
-        figures(
-            "write_path",
-            rows=rows,
-            symbol_days=len(chains),
-            rounds=args.rounds,
-            ours_rows_per_s=round(best["ours"]),
-            seed_rows_per_s=round(best["seed"]),
-            copy_rows_per_s=round(best["copy"]),
-            copy_pk_only_rows_per_s=round(best["copy_pk_only"]),
-            ratio_vs_seed=round(best["ours"] / best["seed"], 2),
-            fraction_of_copy=round(best["ours"] / best["copy"], 3),
-            fraction_of_copy_pk_only=round(best["ours"] / best["copy_pk_only"], 3),
-            same_rows=all(identical),
-        )
-    )
+    rates = {name: [rows / value for value in values] for name, values in seconds.items()}
+
+    def ratio(top: str, bottom: str) -> list[float]:
+        return [a / b for a, b in zip(rates[top], rates[bottom], strict=True)]
+
+    reported = {
+        "ours_rows_per_s": (rates["ours"], 0),
+        "seed_rows_per_s": (rates["seed"], 0),
+        "copy_rows_per_s": (rates["copy"], 0),
+        "copy_pk_only_rows_per_s": (rates["copy_pk_only"], 0),
+        "ratio_vs_seed": (ratio("ours", "seed"), 2),
+        "fraction_of_copy": (ratio("ours", "copy"), 3),
+        "fraction_of_copy_pk_only": (ratio("ours", "copy_pk_only"), 3),
+    }
+    values: dict[str, object] = {"rows": rows, "symbol_days": len(chains), "rounds": len(rates["ours"])}
+    for name, (series, digits) in reported.items():
+        values[f"{name}_median"], values[f"{name}_spread"] = median_and_spread(series, digits)
+    print(figures("write_path", **values, same_rows=all(identical)))
 
 
 if __name__ == "__main__":

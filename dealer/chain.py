@@ -21,7 +21,8 @@ class ChainArrays:
 
     NaN marks a value the source did not have (gamma, open interest, implied volatility); the
     eligibility rules decide what that means, so the loader never has to drop rows itself.
-    `dte` is expiration − session in calendar days, computed by the caller.
+    `dte` is expiration − session in calendar days, computed by the caller. `dropped_rows` counts
+    stored rows that could not become a contract at all (see `from_stored`).
     """
 
     strike: NDArray[np.float64]
@@ -30,6 +31,7 @@ class ChainArrays:
     gamma: NDArray[np.float64]
     open_interest: NDArray[np.float64]
     implied_volatility: NDArray[np.float64]
+    dropped_rows: int = 0
 
     def __post_init__(self) -> None:
         columns = {
@@ -48,6 +50,8 @@ class ChainArrays:
             raise ValueError("every strike must be a finite positive price")
         for name, column in columns.items():
             object.__setattr__(self, name, column)
+        if self.dropped_rows < 0:
+            raise ValueError("dropped_rows cannot be negative")
 
     def __len__(self) -> int:
         return int(self.strike.size)
@@ -73,6 +77,37 @@ class ChainArrays:
         )
 
     @classmethod
+    def from_stored(
+        cls,
+        strike: ArrayLike,
+        call_code: ArrayLike,
+        dte: ArrayLike,
+        gamma: ArrayLike,
+        open_interest: ArrayLike,
+        implied_volatility: ArrayLike,
+    ) -> "ChainArrays":
+        """A chain from stored columns that another system may have filled: a row whose identity is
+        unusable (strike missing, not finite or not positive; `call_code` neither 1 = call nor
+        0 = put; `dte` missing as NaN) is dropped and counted in `dropped_rows`, so one bad row costs
+        its own ticker-day one contract rather than the whole ticker its metrics."""
+        strikes = np.asarray(strike, dtype=np.float64)
+        codes = np.asarray(call_code)
+        days = np.asarray(dte, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            valid = np.isfinite(strikes) & (strikes > 0.0) & ((codes == 0) | (codes == 1)) & np.isfinite(days)
+        if valid.all():
+            return cls(strikes, codes == 1, days.astype(np.int64), gamma, open_interest, implied_volatility)
+        return cls(
+            strike=strikes[valid],
+            is_call=codes[valid] == 1,
+            dte=days[valid].astype(np.int64),
+            gamma=np.asarray(gamma, dtype=np.float64)[valid],
+            open_interest=np.asarray(open_interest, dtype=np.float64)[valid],
+            implied_volatility=np.asarray(implied_volatility, dtype=np.float64)[valid],
+            dropped_rows=int(valid.size - np.count_nonzero(valid)),
+        )
+
+    @classmethod
     def empty(cls) -> "ChainArrays":
         """A chain with no contracts, e.g. for a session the provider returned nothing for."""
         return cls.from_lists([], [], [], [], [], [])
@@ -86,4 +121,5 @@ class ChainArrays:
             gamma=self.gamma[mask],
             open_interest=self.open_interest[mask],
             implied_volatility=self.implied_volatility[mask],
+            dropped_rows=self.dropped_rows,
         )

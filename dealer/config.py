@@ -2,12 +2,18 @@
 
 from dataclasses import dataclass
 
-MODEL_VERSION = "dealer-v1"
+MODEL_VERSION = "dealer-v2"
+# Earlier versions whose stored rows are still read (`SnapshotMetrics.from_json`); never used as priors.
+READABLE_MODEL_VERSIONS = ("dealer-v1", MODEL_VERSION)
 
 
 @dataclass(frozen=True)
 class DealerConfig:
-    """Thresholds for `dealer-v1`; the defaults are the documented model (docs/design.md §6).
+    """Thresholds for `dealer-v2`; the defaults are the documented model (docs/design.md §6).
+
+    `rate` and `dividend_yield` are the defaults for a snapshot whose source reported no pricing
+    inputs (`dealer.pricing`). `include_expiring` keeps contracts expiring on the session itself: at
+    the end-of-session snapshot they are gone, so by default they are left out (`excluded.expiring`).
 
     `flip_grid_points` defaults to 161 so the 0.8S…1.2S grid steps by exactly 0.25% of spot (spot
     itself is the middle node). At that spacing the linear interpolation of the zero crossing is far
@@ -27,6 +33,7 @@ class DealerConfig:
     dividend_yield: float = 0.0
     full_min_contracts: int = 25
     position_threshold: float = 10.0
+    include_expiring: bool = False
 
     def __post_init__(self) -> None:
         if self.min_dte > self.max_dte:

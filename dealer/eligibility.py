@@ -14,19 +14,22 @@ class ExclusionCounts:
     """Contracts left out, by the first rule each one failed (rules checked in field order).
 
     `expired` counts DTE below `min_dte` (expired contracts with the default min_dte=0).
+    `expiring` counts contracts expiring on the session itself (DTE 0), left out of end-of-session
+    metrics unless `include_expiring` (by then they have expired).
     `missing_gamma` counts gamma absent, non-finite or negative: a long option's gamma is never
     negative, and keeping one would silently invert the dealer sign convention.
     `low_open_interest` includes open interest the source did not report.
     """
 
     expired: int = 0
+    expiring: int = 0
     beyond_max_dte: int = 0
     missing_gamma: int = 0
     low_open_interest: int = 0
 
     @property
     def total(self) -> int:
-        return self.expired + self.beyond_max_dte + self.missing_gamma + self.low_open_interest
+        return self.expired + self.expiring + self.beyond_max_dte + self.missing_gamma + self.low_open_interest
 
     def to_json(self) -> dict[str, int]:
         return {field.name: int(getattr(self, field.name)) for field in fields(self)}
@@ -52,8 +55,9 @@ class Eligibility:
 def classify_contracts(chain: ChainArrays, config: DealerConfig) -> Eligibility:
     """Apply the eligibility rules; each contract is excluded for at most one (the first) reason."""
     expired = chain.dte < config.min_dte
-    beyond_max_dte = ~expired & (chain.dte > config.max_dte)
-    in_dte_window = ~(expired | beyond_max_dte)
+    expiring = ~expired & (chain.dte == 0) if not config.include_expiring else np.zeros_like(expired)
+    beyond_max_dte = ~expired & ~expiring & (chain.dte > config.max_dte)
+    in_dte_window = ~(expired | expiring | beyond_max_dte)
     has_gamma = np.isfinite(chain.gamma) & (chain.gamma >= 0.0)
     missing_gamma = in_dte_window & ~has_gamma
     # NaN open interest compares False, so unreported OI lands here rather than passing.
@@ -62,6 +66,7 @@ def classify_contracts(chain: ChainArrays, config: DealerConfig) -> Eligibility:
     eligible = in_dte_window & has_gamma & enough_open_interest
     excluded = ExclusionCounts(
         expired=int(np.count_nonzero(expired)),
+        expiring=int(np.count_nonzero(expiring)),
         beyond_max_dte=int(np.count_nonzero(beyond_max_dte)),
         missing_gamma=int(np.count_nonzero(missing_gamma)),
         low_open_interest=int(np.count_nonzero(low_open_interest)),

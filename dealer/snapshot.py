@@ -11,8 +11,9 @@ from dealer._json import MONEY_DIGITS, PRICE_DIGITS, RATIO_DIGITS, json_number, 
 from dealer.chain import ChainArrays
 from dealer.config import DEFAULT_CONFIG, MODEL_VERSION, DealerConfig
 from dealer.eligibility import Eligibility, ExclusionCounts, classify_contracts
-from dealer.exposure import Wall, contract_gex, top_walls
-from dealer.profile import nearest_zero_crossing, net_gex_profile, profile_slope_at, spot_levels
+from dealer.exposure import Wall, contract_gex, strike_totals, top_walls
+from dealer.pricing import PricingInputs, pricing_inputs
+from dealer.profile import prepare_profile, read_profile, spot_levels
 
 
 class SnapshotStatus(StrEnum):
@@ -25,14 +26,31 @@ class SnapshotStatus(StrEnum):
 
 Position = Literal["long_gamma", "short_gamma", "neutral"]
 
+# Every `status_reason` a ticker-day can carry, with its status and meaning: the documented set
+# (README "Dealer metrics"); nothing else is ever written.
+STATUS_REASONS: dict[str, str] = {
+    "ok": "FULL: at least full_min_contracts eligible contracts, an exact spot, IVs to re-price with",
+    "few_eligible_contracts": "LIMITED: fewer than full_min_contracts eligible contracts",
+    "missing_iv": "LIMITED: no eligible contract has an IV, so gamma_flip and gex_slope are null",
+    "estimated_spot": "LIMITED: the spot is an estimated close recorded with the day, not an exact one",
+    "empty_chain": "INVALID: the stored chain has no usable contract",
+    "missing_spot": "INVALID: no usable close for the session",
+    "no_eligible_contracts": "INVALID: no contract passes the eligibility rules",
+    "no_chain": "INVALID: no complete snapshot of the ticker for the session in the ledger",
+    "unknown_ticker": "INVALID: the ticker is not in the store",
+    "error": "ERROR: the ticker-day could not be computed (the row's error says why)",
+}
+
 
 @dataclass(frozen=True)
 class SnapshotMetrics:
-    """Everything `dealer-v1` says about one ticker-day.
+    """Everything `dealer-v2` says about one ticker-day.
 
     Counts are always filled. Metric fields are None when `status` is INVALID, and `gamma_flip` /
-    `gex_slope` are also None when no eligible contract has an IV to re-price with. Values are kept
-    at full precision here and rounded only by `to_json`.
+    `gex_slope` / `profile_gap` are also None when no eligible contract has an IV to re-price with.
+    `profile_gap` is (profile at spot − gex_net) / gex_gross: near zero when the source's gammas and
+    the re-priced ones agree (same pricing inputs, every eligible contract with an IV). Values are
+    kept at full precision here and rounded only by `to_json`.
     """
 
     status: SnapshotStatus
@@ -59,6 +77,13 @@ class SnapshotMetrics:
     call_walls: tuple[Wall, ...] = ()
     put_walls: tuple[Wall, ...] = ()
     model_version: str = MODEL_VERSION
+    rows_dropped: int = 0
+    include_expiring: bool = False
+    pricing: PricingInputs = PricingInputs()
+    profile_gap: float | None = None
+    # Net GEX per strike within the wall band (±wall_band of spot), ascending strike: the curve the
+    # walls are picked from, kept so a reader can check or re-rank them.
+    strike_gex: tuple[tuple[float, float], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for `daily_snapshots.dealer_metrics_json`): rounded, no NaN."""
@@ -87,11 +112,20 @@ class SnapshotMetrics:
             "position": self.position,
             "call_walls": [wall.to_json() for wall in self.call_walls],
             "put_walls": [wall.to_json() for wall in self.put_walls],
+            "rows_dropped": self.rows_dropped,
+            "include_expiring": self.include_expiring,
+            "pricing": self.pricing.to_json(),
+            "profile_gap": json_number(self.profile_gap, RATIO_DIGITS + 2),
+            "strike_gex": [
+                [json_number(strike, PRICE_DIGITS), json_number(gex, MONEY_DIGITS)] for strike, gex in self.strike_gex
+            ],
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "SnapshotMetrics":
-        """Rebuild a stored snapshot, so history can be computed from prior days' JSON rows."""
+        """Rebuild a stored snapshot, of this model or of `dealer-v1` (which kept expiring contracts
+        and priced its profile with r = q = 0: read so, never guessed otherwise)."""
+        version = data.get("model_version", MODEL_VERSION)
         return cls(
             status=SnapshotStatus(data["status"]),
             status_reason=data["status_reason"],
@@ -116,7 +150,12 @@ class SnapshotMetrics:
             position=data.get("position"),
             call_walls=tuple(Wall.from_json(wall) for wall in data.get("call_walls", [])),
             put_walls=tuple(Wall.from_json(wall) for wall in data.get("put_walls", [])),
-            model_version=data.get("model_version", MODEL_VERSION),
+            model_version=version,
+            rows_dropped=int(data.get("rows_dropped", 0)),
+            include_expiring=bool(data.get("include_expiring", version == "dealer-v1")),
+            pricing=PricingInputs.from_json(data.get("pricing")),
+            profile_gap=optional_float(data.get("profile_gap")),
+            strike_gex=tuple((float(strike), float(gex)) for strike, gex in data.get("strike_gex", [])),
         )
 
 
@@ -143,14 +182,17 @@ def gamma_oi_share(chain: ChainArrays, eligibility: Eligibility) -> float | None
     return float(open_interest[in_window & has_gamma].sum()) / window_total
 
 
-def confidence_score(eligible: int, oi_share: float | None, config: DealerConfig) -> float:
-    """min(1, eligible / full_min_contracts) × gamma_oi_share: 1.0 for a full, fully priced chain.
+def confidence_score(eligible: int, oi_share: float | None, missing_iv: int, config: DealerConfig) -> float:
+    """min(1, eligible / full_min_contracts) × gamma_oi_share × (1 − missing_iv / eligible): 1.0 for
+    a full chain whose every eligible contract has a gamma and an IV.
 
-    Both factors are in [0, 1], so either a thin chain or a source missing greeks on much of the
-    open interest pulls confidence down proportionally. INVALID snapshots get 0 from the caller.
+    Each factor is in [0, 1], so a thin chain, a source missing greeks on much of the open interest,
+    or eligible contracts without an IV (left out of the flip and slope) pull confidence down
+    proportionally. INVALID snapshots get 0 from the caller.
     """
     coverage = min(1.0, eligible / config.full_min_contracts)
-    return coverage * (oi_share or 0.0)
+    priced = 1.0 - missing_iv / eligible if eligible else 0.0
+    return coverage * (oi_share or 0.0) * priced
 
 
 def classify_position(dgpi: float | None, config: DealerConfig) -> Position | None:
@@ -170,14 +212,20 @@ def classify_position(dgpi: float | None, config: DealerConfig) -> Position | No
 
 
 def compute_snapshot_metrics(
-    chain: ChainArrays, spot: float | None, config: DealerConfig = DEFAULT_CONFIG
+    chain: ChainArrays,
+    spot: float | None,
+    config: DealerConfig = DEFAULT_CONFIG,
+    pricing: PricingInputs | None = None,
 ) -> SnapshotMetrics:
-    """Compute `dealer-v1` metrics for one ticker-day chain at the session's spot.
+    """Compute `dealer-v2` metrics for one ticker-day chain at the session's spot.
 
-    Status precedence: an empty chain is `empty_chain`, then an unusable spot (None, NaN, ≤ 0) is
-    `missing_spot`, then zero eligible contracts is `no_eligible_contracts`; all three are INVALID
-    with null metrics and the counts still reported.
+    `pricing` is the snapshot's one set of pricing inputs (`dealer.pricing.pricing_inputs`); None
+    means the source reported none, so the configured defaults. Status precedence: an empty chain is
+    `empty_chain`, then an unusable spot (None, NaN, ≤ 0) is `missing_spot`, then zero eligible
+    contracts is `no_eligible_contracts`; all three are INVALID with null metrics and the counts
+    still reported. Otherwise FULL, or LIMITED for `few_eligible_contracts`, then `missing_iv`.
     """
+    pricing = pricing if pricing is not None else pricing_inputs(None, None, config)
     eligibility = classify_contracts(chain, config)
     eligible_chain = chain.subset(eligibility.eligible)
     has_iv = np.isfinite(eligible_chain.implied_volatility) & (eligible_chain.implied_volatility > 0.0)
@@ -195,6 +243,9 @@ def compute_snapshot_metrics(
         "open_interest_calls": calls_open_interest,
         "open_interest_puts": puts_open_interest,
         "gamma_oi_share": oi_share,
+        "rows_dropped": chain.dropped_rows,
+        "include_expiring": config.include_expiring,
+        "pricing": pricing,
     }
     spot_value = usable_spot(spot)
 
@@ -211,15 +262,22 @@ def compute_snapshot_metrics(
     if eligible == 0:
         return invalid("no_eligible_contracts")
 
-    full = eligible >= config.full_min_contracts
+    missing_iv = counts["profile_missing_iv"]
+    if eligible < config.full_min_contracts:
+        status, reason = SnapshotStatus.LIMITED, "few_eligible_contracts"
+    elif missing_iv == eligible:
+        status, reason = SnapshotStatus.LIMITED, "missing_iv"
+    else:
+        status, reason = SnapshotStatus.FULL, "ok"
+    exposure = _exposure_metrics(eligible_chain, spot_value, config)
     return SnapshotMetrics(
-        status=SnapshotStatus.FULL if full else SnapshotStatus.LIMITED,
-        status_reason="ok" if full else "few_eligible_contracts",
+        status=status,
+        status_reason=reason,
         spot=spot_value,
-        confidence=confidence_score(eligible, oi_share, config),
+        confidence=confidence_score(eligible, oi_share, missing_iv, config),
         **counts,
-        **_exposure_metrics(eligible_chain, spot_value, config),
-        **_profile_metrics(eligible_chain.subset(has_iv), spot_value, config),
+        **exposure,
+        **_profile_metrics(eligible_chain.subset(has_iv), spot_value, pricing, exposure, config),
     )
 
 
@@ -233,7 +291,9 @@ def _exposure_metrics(chain: ChainArrays, spot: float, config: DealerConfig) -> 
     in_band = np.abs(chain.strike - spot) <= config.wall_band * spot
     call_side = in_band & calls
     put_side = in_band & ~calls
+    band_strikes, band_totals = strike_totals(chain.strike[in_band], gex[in_band])
     return {
+        "strike_gex": tuple(zip(band_strikes.tolist(), band_totals.tolist(), strict=True)),
         "gex_net": gex_net,
         "gex_gross": gex_gross,
         "gex_calls": float(gex[calls].sum()),
@@ -245,17 +305,26 @@ def _exposure_metrics(chain: ChainArrays, spot: float, config: DealerConfig) -> 
     }
 
 
-def _profile_metrics(profile_chain: ChainArrays, spot: float, config: DealerConfig) -> dict[str, Any]:
-    """gamma_flip and gex_slope from the re-priced profile; both None without contracts to re-price.
+def _profile_metrics(
+    profile_chain: ChainArrays,
+    spot: float,
+    pricing: PricingInputs,
+    exposure: dict[str, Any],
+    config: DealerConfig,
+) -> dict[str, Any]:
+    """gamma_flip, gex_slope and profile_gap from the re-priced profile; None without contracts to re-price.
 
     gex_slope is the central difference of the profile at S with h = one grid step (0.25% of S by
     default), in GEX dollars per $1 of spot: positive means dealer gamma grows as spot rises.
     """
     if len(profile_chain) == 0:
-        return {"gamma_flip": None, "gex_slope": None}
+        return {"gamma_flip": None, "gex_slope": None, "profile_gap": None}
     levels = spot_levels(spot, config)
-    profile = net_gex_profile(profile_chain, levels, config)
+    profile = prepare_profile(profile_chain, pricing, float(levels[0]), float(levels[-1]))
+    gross = exposure["gex_gross"]
+    reading = read_profile(profile, levels, spot)
     return {
-        "gamma_flip": nearest_zero_crossing(levels, profile, spot),
-        "gex_slope": profile_slope_at(profile_chain, spot, float(levels[1] - levels[0]), config),
+        "gamma_flip": reading.gamma_flip,
+        "gex_slope": reading.slope,
+        "profile_gap": (reading.at_spot - exposure["gex_net"]) / gross if gross > 0.0 else None,
     }

@@ -109,9 +109,15 @@ ANALYTICS = HistoryEndpoint(
         "theta": ("theta", "greeks.theta"),
         "vega": ("vega", "greeks.vega"),
         "underlying_price": ("underlying_price", "underlying_asset.price", "underlying_asset.value"),
+        # The model inputs each row was priced with (CONFIRMED to exist: "the model inputs used ...
+        # dividend yield and risk-free rate"; the names and units are UNCONFIRMED, see `_pricing_input`).
+        "risk_free_rate": ("risk_free_rate", "interest_rate", "model_inputs.risk_free_rate"),
+        "dividend_yield": ("dividend_yield", "model_inputs.dividend_yield"),
     },
     required=("ticker", "implied_volatility", "delta", "gamma", "theta", "vega"),
 )
+# Fields that describe how a session was priced, not one contract: left out of a row's identity.
+PRICING_FIELDS = ("risk_free_rate", "dividend_yield")
 
 OPEN_INTEREST = HistoryEndpoint(
     path="/options/v1/open-interest",
@@ -622,6 +628,8 @@ class _HistoryFetch:
             source=f"Massive (Polygon) daily history {ANALYTICS.path} + {OPEN_INTEREST.path}",
             missing_fields=_missing_fields(chain),
             dropped_rows=dropped,
+            risk_free_rate=_pricing_input(analytics_rows, analytics["risk_free_rate"]),
+            dividend_yield=_pricing_input(analytics_rows, analytics["dividend_yield"]),
             notes={
                 "greeks_as_of": "15:45 ET model snapshot (12:45 ET on early closes)",
                 "open_interest_as_of": f"end of session {self.session.isoformat()} (OPRA)",
@@ -935,7 +943,23 @@ def _occ_or_none(ticker: Any) -> OccContract | None:
 
 def _values(row: Mapping[str, Any], fields: Mapping[str, str | None]) -> tuple[Any, ...]:
     """What a history row says about its contract: two rows with the same values are one row."""
-    return tuple(_lookup(row, key) for name, key in fields.items() if name != "date")
+    return tuple(_lookup(row, key) for name, key in fields.items() if name != "date" and name not in PRICING_FIELDS)
+
+
+def _pricing_input(rows: list[Mapping[str, Any]], key: str | None) -> float | None:
+    """One session's rate or dividend yield from its analytics rows, as a decimal; None when no row has one.
+
+    Each row carries the inputs it was priced with; a rate that varies with the tenor is reduced to
+    the median of the rows (one set of inputs per snapshot). Whether Massive sends decimals or
+    percents is not documented: no rate or yield a listed market prices with reaches 100%, so a
+    magnitude above 1 is read as percent (4.3 → 0.043).
+    """
+    values = sorted(number for row in rows if (number := _number(_lookup(row, key))) is not None)
+    if not values:
+        return None
+    middle = len(values) // 2
+    median = values[middle] if len(values) % 2 else 0.5 * (values[middle - 1] + values[middle])
+    return median / 100.0 if abs(median) > 1.0 else median
 
 
 # Epoch magnitudes: a timestamp of this century is below 1e11 in seconds, 1e14 in ms, 1e17 in us.

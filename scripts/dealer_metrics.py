@@ -35,6 +35,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--lookback-sessions", type=non_negative_int_flag, default=5)
     parser.add_argument("--symbols", type=symbols_flag)
     parser.add_argument("--calendar", default=DEFAULT_CALENDAR)
+    parser.add_argument(
+        "--include-expiring",
+        action="store_true",
+        help="keep contracts expiring on the session (left out by default: gone at the close)",
+    )
     parser.add_argument("--log-level", default="INFO", choices=LOG_LEVELS)
     args = parser.parse_args(argv)
     if args.as_of is not None and (args.start_date is not None or args.end_date is not None):
@@ -59,6 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lookback_sessions": args.lookback_sessions,
         "symbols": list(args.symbols) if args.symbols else None,
         "calendar": args.calendar,
+        "include_expiring": args.include_expiring,
     }
     try:
         preopen_dealer_run(build_dealer_request(**parameters))

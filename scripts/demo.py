@@ -54,7 +54,8 @@ def print_metrics(target: DatabaseTarget, session: date) -> None:
         metrics = read_dealer_metrics(connection, daily_snapshot_time(session))
     finally:
         connection.close()
-    print(f"\nDealer metrics for {session.isoformat()} (SIMULATED data, model dealer-v1)")
+    models = ", ".join(sorted({row["model_version"] for row in metrics.values()})) or "-"
+    print(f"\nDealer metrics for {session.isoformat()} (SIMULATED data, model {models})")
     header = f"{'symbol':<7}{'status':<9}{'history':<17}{'spot':>10}{'gex_net $/1%':>16}{'gamma_flip':>12}"
     print(header + f"{'dgpi':>8}  {'position':<12}{'call wall':>10}{'put wall':>10}")
     for symbol, row in metrics.items():

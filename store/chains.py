@@ -61,6 +61,9 @@ class SymbolDayRows:
     close_estimated: bool = False
     # `--replace`: rewrite a day another real source wrote (simulated days are always rewritten).
     replace_other_provider: bool = False
+    # The pricing inputs the source reported for the day (decimals), None where it reported none.
+    risk_free_rate: float | None = None
+    dividend_yield: float | None = None
 
 
 @dataclass(frozen=True)
@@ -193,8 +196,9 @@ def _lock_symbol_day(cursor: psycopg2.extensions.cursor, ticker_id: str, snapsho
 
 
 _LEDGER_INSERT = (
-    "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close, simulated, close_estimated) "
-    "VALUES (%(time)s, %(ticker_id)s, %(provider)s, %(contracts)s, %(close)s, %(simulated)s, %(close_estimated)s)"
+    "INSERT INTO chain_snapshots (time, ticker_id, provider, contracts, underlying_close, simulated, close_estimated, "
+    "risk_free_rate, dividend_yield) VALUES (%(time)s, %(ticker_id)s, %(provider)s, %(contracts)s, %(close)s, "
+    "%(simulated)s, %(close_estimated)s, %(risk_free_rate)s, %(dividend_yield)s)"
 )
 _CLOSE_INSERT = (
     "INSERT INTO ohlcv (ticker_id, date, close) VALUES (%(ticker_id)s, %(session)s, %(close)s) "
@@ -257,6 +261,8 @@ def write_symbol_day(connection: psycopg2.extensions.connection, symbol_day: Sym
                 "session": symbol_day.session,
                 "simulated": symbol_day.simulated,
                 "close_estimated": symbol_day.close_estimated,
+                "risk_free_rate": symbol_day.risk_free_rate,
+                "dividend_yield": symbol_day.dividend_yield,
             },
         )
     return WriteOutcome(rows_written=rows_written, already_complete=False, replaced=replaced)
@@ -331,6 +337,17 @@ class LedgerEntry:
     simulated: bool
     underlying_close: float | None = None
     close_estimated: bool = False
+    # The pricing inputs the source reported with the day; None where it reported none.
+    risk_free_rate: float | None = None
+    dividend_yield: float | None = None
+
+
+# The ledger columns a `LedgerEntry` is read from, in field order (`cs` is `chain_snapshots`, `t` tickers).
+LEDGER_SELECT = (
+    "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated, cs.underlying_close::float8, "
+    "cs.close_estimated, cs.risk_free_rate, cs.dividend_yield FROM chain_snapshots cs "
+    "JOIN tickers t ON t.id = cs.ticker_id "
+)
 
 
 def ledger_entries(
@@ -343,10 +360,7 @@ def ledger_entries(
         return {}
     with transaction(connection) as cursor:
         cursor.execute(
-            "SELECT cs.time, t.symbol, cs.provider, cs.contracts, cs.simulated, cs.underlying_close::float8, "
-            "cs.close_estimated FROM chain_snapshots cs "
-            "JOIN tickers t ON t.id = cs.ticker_id "
-            "WHERE cs.time = ANY(%s::timestamptz[]) AND t.symbol = ANY(%s::varchar[])",
+            LEDGER_SELECT + "WHERE cs.time = ANY(%s::timestamptz[]) AND t.symbol = ANY(%s::varchar[])",
             (list(snapshot_times), list(symbols)),
         )
         return {(row[0], row[1]): LedgerEntry(*row) for row in cursor.fetchall()}

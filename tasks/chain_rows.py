@@ -35,6 +35,10 @@ MAX_ABS_GREEK = 1e6
 # A premium is never worth more than its strike (a put) or its underlying (a call), and no strike we
 # store exceeds MAX_STRIKE, so a bid, ask or last above it is garbage; a negative one is too.
 MAX_OPTION_PRICE = float(MAX_STRIKE)
+# A snapshot's pricing inputs (risk-free rate, dividend yield) are annualised decimals; no listed
+# market has priced options with a rate or yield beyond ±100%, so a larger figure is a percent sent
+# as a decimal, or garbage, and the day is stored without it (dealer metrics then use their defaults).
+MAX_ABS_PRICING_INPUT = 1.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class ValidatedChain:
     values_nulled: int
     # the same, by reason: "<column>_not_finite" or "<column>_out_of_range" → number of values
     nulled: dict[str, int] = field(default_factory=dict)
+    # The snapshot's pricing inputs, kept where they are finite and in range, else None (counted in
+    # `nulled` as "<name>_not_finite" / "<name>_out_of_range").
+    risk_free_rate: float | None = None
+    dividend_yield: float | None = None
 
     @property
     def dropped_total(self) -> int:
@@ -72,6 +80,18 @@ def _in_range(column: str, value: float) -> bool:
     if column == "theta":
         return abs(value) <= MAX_ABS_GREEK
     return 0.0 <= value <= MAX_OPTION_PRICE  # bid, ask, last
+
+
+def _pricing_input(name: str, value: float | None, nulled: Counter[str]) -> float | None:
+    """A snapshot-level pricing input as stored: a finite decimal within ±MAX_ABS_PRICING_INPUT, or None."""
+    number, was_bad = _finite(value)
+    if was_bad:
+        nulled[f"{name}_not_finite"] += 1
+        return None
+    if number is not None and abs(number) > MAX_ABS_PRICING_INPUT:
+        nulled[f"{name}_out_of_range"] += 1
+        return None
+    return number
 
 
 def _count(value: int | None) -> int | None:
@@ -179,6 +199,13 @@ def validate_chain(snapshot: ChainSnapshot) -> ValidatedChain:
     nulled: Counter[str] = Counter()
     for key in rows:
         nulled.update(row_nulls[key])
+    risk_free_rate = _pricing_input("risk_free_rate", snapshot.risk_free_rate, nulled)
+    dividend_yield = _pricing_input("dividend_yield", snapshot.dividend_yield, nulled)
     return ValidatedChain(
-        rows=tuple(rows.values()), dropped=dict(dropped), values_nulled=sum(nulled.values()), nulled=dict(nulled)
+        rows=tuple(rows.values()),
+        dropped=dict(dropped),
+        values_nulled=sum(nulled.values()),
+        nulled=dict(nulled),
+        risk_free_rate=risk_free_rate,
+        dividend_yield=dividend_yield,
     )

@@ -3,6 +3,10 @@
 History is strict: each of the `lookback_sessions` calendar sessions before a day must have a
 complete snapshot (ledger row) for the ticker, or the day is `MISSING_HISTORY` with the missing
 sessions named. Nothing older or newer is ever used in place of a missing session.
+
+Every snapshot a run needs (the requested sessions and their priors) is computed once, from the
+stored chain, by the current model, and history reuses it: a prior day's stored JSON, whatever
+model wrote it (`dealer-v1` rows included), is never mixed into a `dealer-v2` history.
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
-import numpy as np
 import psycopg2.extensions
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -27,13 +30,17 @@ from dealer import (
     SnapshotStatus,
     compute_history_metrics,
     compute_snapshot_metrics,
+    pricing_inputs,
 )
 from markets.calendar import get_calendar, previous_sessions
 from markets.snapshot import daily_snapshot_time, snapshot_time_for
+from store.chains import LedgerEntry
 from store.connection import DatabaseTarget, connect
 from store.dealer_rows import (
     ChainColumns,
+    DealerRow,
     complete_snapshots,
+    dealer_json,
     load_chain_columns,
     session_closes,
     upsert_dealer_metrics,
@@ -86,22 +93,46 @@ def backfill_hint(symbol: str, missing: list[date], provider: str | None) -> str
     )
 
 
-def _chain_arrays(columns: ChainColumns, session: date) -> ChainArrays:
-    dte = (columns.expiration_date - np.datetime64(session, "D")).astype(np.int64)
-    return ChainArrays(
+def _chain_arrays(columns: ChainColumns | None, session: date) -> ChainArrays:
+    """The session's stored chain as the dealer math takes it; unusable rows dropped and counted."""
+    if columns is None:
+        return ChainArrays.empty()
+    return ChainArrays.from_stored(
         strike=columns.strike,
-        is_call=columns.is_call,
-        dte=dte,
+        call_code=columns.call_code,
+        dte=columns.days_to_expiry(session),
         gamma=columns.gamma,
         open_interest=columns.open_interest,
         implied_volatility=columns.implied_volatility,
     )
 
 
-def _missing_chain(session: date) -> SnapshotMetrics:
+def _missing_chain() -> SnapshotMetrics:
     """INVALID for a ticker-day with no complete snapshot: reported, never skipped silently."""
     invalid = compute_snapshot_metrics(ChainArrays.empty(), None)
     return replace(invalid, status_reason="no_chain")
+
+
+def _snapshot(
+    columns: ChainColumns | None,
+    session: date,
+    spot: float | None,
+    entry: LedgerEntry,
+    spot_estimated: bool,
+    config: DealerConfig,
+) -> SnapshotMetrics:
+    """One session's snapshot metrics, priced with the inputs its source reported (else the defaults)."""
+    pricing = pricing_inputs(entry.risk_free_rate, entry.dividend_yield, config)
+    snapshot = compute_snapshot_metrics(_chain_arrays(columns, session), spot, config, pricing)
+    if spot_estimated and snapshot.status == SnapshotStatus.FULL:
+        # An estimated spot is never silently exact: LIMITED at best.
+        snapshot = replace(snapshot, status=SnapshotStatus.LIMITED, status_reason="estimated_spot")
+    return snapshot
+
+
+def _error(symbol: str, session: date, exc: BaseException) -> TickerDayMetrics:
+    logger.error("dealer metrics failed symbol=%s session=%s error=%s", symbol, session, exc)
+    return TickerDayMetrics(symbol, session, TickerDayStatus.ERROR, "error", None, error=str(exc))
 
 
 def run_dealer_metrics(
@@ -113,7 +144,11 @@ def run_dealer_metrics(
     calendar: str = "XNYS",
     config: DealerConfig = DEFAULT_CONFIG,
 ) -> list[TickerDayMetrics]:
-    """Compute and upsert metrics for `symbol` on each session; one bad day never stops the rest."""
+    """Compute and upsert metrics for `symbol` on each session; one bad day never stops the rest.
+
+    The ticker's chains are read in one go, each needed snapshot computed once (a failure stays with
+    its own session), and the results written in one statement.
+    """
     trading_calendar = get_calendar(calendar)
     priors = {session: previous_sessions(trading_calendar, session, lookback_sessions) for session in sessions}
     needed = sorted(set(sessions).union(*priors.values()))
@@ -144,54 +179,64 @@ def run_dealer_metrics(
     spots.update({session: ledger[times[session]].underlying_close for session in estimated})
 
     snapshots: dict[date, SnapshotMetrics] = {}
+    failed: dict[date, Exception] = {}
     for session in complete:
-        columns = chains.get(times[session])
-        chain = _chain_arrays(columns, session) if columns is not None else ChainArrays.empty()
-        snapshot = compute_snapshot_metrics(chain, spots.get(session), config)
-        if session in estimated and snapshot.status == SnapshotStatus.FULL:
-            # An estimated spot is never silently exact: LIMITED at best.
-            snapshot = replace(snapshot, status=SnapshotStatus.LIMITED, status_reason="estimated_spot")
-        snapshots[session] = snapshot
+        try:
+            snapshots[session] = _snapshot(
+                chains.get(times[session]),
+                session,
+                spots.get(session),
+                ledger[times[session]],
+                session in estimated,
+                config,
+            )
+        except Exception as exc:  # a bad ticker-day is reported with its own session only
+            failed[session] = exc
 
-    results = []
+    results: dict[date, TickerDayMetrics] = {}
+    rows: list[DealerRow] = []
     for session in sessions:
         try:
-            results.append(
-                _one_day(
-                    connection,
-                    symbol,
-                    ticker_id,
-                    session,
-                    priors[session],
-                    snapshots,
-                    ledger,
-                    times,
-                    lookback_sessions,
-                    spot_estimated=session in estimated,
-                )
-            )
+            if session in failed:
+                raise failed[session]
+            result, payload = _one_day(
+                symbol, session, priors[session], snapshots, failed, ledger.get(times[session]), lookback_sessions,
+                spot_estimated=session in estimated,
+            )  # fmt: skip
+            rows.append(DealerRow(daily_snapshot_time(session), ticker_id, dealer_json(payload), MODEL_VERSION))
+            results[session] = result
         except Exception as exc:  # a bad ticker-day is reported; the batch goes on
-            logger.error("dealer metrics failed symbol=%s session=%s error=%s", symbol, session, exc)
-            results.append(TickerDayMetrics(symbol, session, TickerDayStatus.ERROR, "error", None, error=str(exc)))
-    return results
+            results[session] = _error(symbol, session, exc)
+    try:
+        upsert_dealer_metrics(connection, rows)
+    except Exception as exc:  # nothing of this ticker was written
+        written = {row.snapshot_time for row in rows}
+        for session in sessions:
+            if daily_snapshot_time(session) in written:
+                results[session] = _error(symbol, session, exc)
+    return [results[session] for session in sessions]
 
 
 def _one_day(
-    connection: psycopg2.extensions.connection,
     symbol: str,
-    ticker_id: str,
     session: date,
     prior_sessions: list[date],
     snapshots: dict[date, SnapshotMetrics],
-    ledger: dict,
-    times: dict,
+    failed: dict[date, Exception],
+    entry: LedgerEntry | None,
     lookback_sessions: int,
     *,
     spot_estimated: bool = False,
-) -> TickerDayMetrics:
-    today = snapshots.get(session) or _missing_chain(session)
+) -> tuple[TickerDayMetrics, dict]:
+    """One ticker-day's result row and stored JSON (written by the caller with the others)."""
+    today = snapshots.get(session) or _missing_chain()
+    broken = [prior for prior in prior_sessions if prior in failed]
+    if broken:
+        raise RuntimeError(
+            f"prior session {broken[0].isoformat()} could not be computed ({failed[broken[0]]}), so neither can"
+            " this day's history"
+        )
     missing = [prior for prior in prior_sessions if prior not in snapshots]
-    entry = ledger.get(times[session])
     if missing:
         history_status, history = HistoryStatus.MISSING_HISTORY, HistoryMetrics.empty()
         logger.warning(
@@ -216,8 +261,7 @@ def _one_day(
         "missing_sessions": [day.isoformat() for day in missing],
         "history": history.to_json(),
     }
-    upsert_dealer_metrics(connection, daily_snapshot_time(session), ticker_id, payload, MODEL_VERSION)
-    return TickerDayMetrics(
+    result = TickerDayMetrics(
         symbol=symbol,
         session=session,
         status=TickerDayStatus(today.status),
@@ -229,6 +273,7 @@ def _one_day(
         dgpi=payload.get("dgpi"),
         position=payload.get("position"),
     )
+    return result, payload
 
 
 @task(
@@ -239,11 +284,19 @@ def _one_day(
     cache_policy=NO_CACHE,
 )
 def compute_dealer_metrics(
-    target: DatabaseTarget, symbol: str, sessions: list[date], lookback_sessions: int, calendar: str
+    target: DatabaseTarget,
+    symbol: str,
+    sessions: list[date],
+    lookback_sessions: int,
+    calendar: str,
+    include_expiring: bool = False,
 ) -> list[TickerDayMetrics]:
     """Dealer metrics of one ticker over the requested sessions, in the run's database `target`."""
     connection = connect(target)
+    config = replace(DEFAULT_CONFIG, include_expiring=include_expiring)
     try:
-        return run_dealer_metrics(connection, symbol, sessions, lookback_sessions=lookback_sessions, calendar=calendar)
+        return run_dealer_metrics(
+            connection, symbol, sessions, lookback_sessions=lookback_sessions, calendar=calendar, config=config
+        )
     finally:
         connection.close()

@@ -300,6 +300,8 @@ def _handle_result(
                 simulated=snapshot.simulated or provider_simulated,
                 close_estimated=snapshot.close_estimated,
                 replace_other_provider=replace_other_provider,
+                risk_free_rate=validated.risk_free_rate,
+                dividend_yield=validated.dividend_yield,
             ),
         )
     except Exception as exc:

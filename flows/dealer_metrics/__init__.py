@@ -2,6 +2,7 @@
 
 python -m flows.dealer_metrics --start-date 2025-12-16 --end-date 2025-12-22
 python -m flows.dealer_metrics --as-of 2025-12-22 --lookback-sessions 5
+python -m flows.dealer_metrics --as-of 2025-12-19 --include-expiring
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class DealerRequest:
     lookback_sessions: int
     calendar: str
     database_url: str | None = field(default=None, repr=False)
+    # Keep contracts expiring on the session (by default they are left out: gone at the close).
+    include_expiring: bool = False
     pgdata: Path | None = None
 
 
@@ -82,6 +85,7 @@ def build_dealer_request(
     symbols: list[str] | tuple[str, ...] | None = None,
     calendar: str = DEFAULT_CALENDAR,
     now: datetime | None = None,
+    include_expiring: bool = False,
 ) -> DealerRequest:
     """Validate one dealer run's settings; raises a `SetupError` with a one-line message."""
     environment = read_environment()
@@ -109,6 +113,7 @@ def build_dealer_request(
         calendar=calendar,
         database_url=environment.database_url,
         pgdata=environment.pgdata,
+        include_expiring=include_expiring,
     )
 
 
@@ -188,6 +193,7 @@ def dealer_metrics(
     lookback_sessions: AtLeastZero = 5,
     symbols: Symbols = None,
     calendar: CalendarName = DEFAULT_CALENDAR,
+    include_expiring: bool = False,
 ) -> DealerSummary:
     """Compute and store dealer metrics for each ticker-session; a bad ticker never stops the batch."""
     request = build_dealer_request(
@@ -197,6 +203,7 @@ def dealer_metrics(
         lookback_sessions=lookback_sessions,
         symbols=symbols,
         calendar=calendar,
+        include_expiring=include_expiring,
     )
     run = open_dealer_run(request)
     sessions = list(request.sessions)
@@ -204,7 +211,12 @@ def dealer_metrics(
         "DEALER sessions=%d tickers=%d lookback_sessions=%d", len(sessions), len(run.tickers), lookback_sessions
     )
     futures = compute_dealer_metrics.map(
-        unmapped(run.target), run.tickers, unmapped(sessions), unmapped(lookback_sessions), unmapped(calendar)
+        unmapped(run.target),
+        run.tickers,
+        unmapped(sessions),
+        unmapped(lookback_sessions),
+        unmapped(calendar),
+        unmapped(include_expiring),
     )
     rows: list[TickerDayMetrics] = []
     for symbol, future in zip(run.tickers, futures, strict=True):

@@ -152,7 +152,7 @@ def test_backfill_rerun_and_dealer_metrics_leave_the_other_jobs_columns_alone(tr
         (theirs, spy),
     )
     assert (phase, stored_technical, stored_price, created) == ("C", technical, price, written_at)
-    assert dealer["symbol"] == "SPY" and model == "dealer-v1"
+    assert dealer["symbol"] == "SPY" and model == "dealer-v2"
 
 
 def test_a_named_database_defaults_to_unicorn_never_to_simulated_data(trader_db, watchlist, capsys):

@@ -2,11 +2,15 @@
 
 from datetime import date
 
+import numpy as np
 import pytest
 from prefect.client.orchestration import get_client
 
+from dealer import ChainArrays
+from dealer.black_scholes import bs_gamma, year_fraction
 from flows.backfill import backfill_options
 from flows.dealer_metrics import dealer_metrics
+from markets.snapshot import snapshot_time_for
 from tests.dbutil import seed_watchlist
 
 SYMBOLS = ["AAPL", "QQQ", "SPY"]
@@ -69,3 +73,63 @@ def test_a_dealer_run_is_named_by_the_sessions_it_computes(backfilled):
     with get_client(sync_client=True) as client:
         names = [client.read_flow_run(run.state_details.flow_run_id).name for run in (state, single)]
     assert names == ["dealer-2025-12-16-2025-12-22", "dealer-2025-12-22"]
+
+
+def stored_chain(db, symbol: str, session: date) -> tuple[ChainArrays, float, float | None, float | None]:
+    """The stored contracts of a ticker-day as the dealer math sees them, its close and its pricing inputs."""
+    with db, db.cursor() as cursor:
+        cursor.execute(
+            "SELECT oc.strike_price::float8, oc.option_type = 'C', oc.expiration_date - %s, oc.gamma::float8, "
+            "oc.open_interest::float8, oc.implied_volatility::float8 FROM options_chains oc "
+            "JOIN tickers t ON t.id = oc.ticker_id WHERE t.symbol = %s AND oc.time = %s",
+            (session, symbol, snapshot_time_for(session)),
+        )
+        chain = ChainArrays.from_lists(*zip(*cursor.fetchall(), strict=True))
+        cursor.execute(
+            "SELECT cs.underlying_close::float8, cs.risk_free_rate, cs.dividend_yield FROM chain_snapshots cs "
+            "JOIN tickers t ON t.id = cs.ticker_id WHERE t.symbol = %s AND cs.time = %s",
+            (symbol, snapshot_time_for(session)),
+        )
+        close, rate, dividend = cursor.fetchone()
+    return chain, close, rate, dividend
+
+
+def test_on_every_simulated_ticker_day_the_profile_at_spot_equals_gex_net(backfilled):
+    """Issue 15's property: the data's gammas and the re-priced profile use one set of pricing inputs
+    (the ones stored with the day), so at spot they agree within 0.1% of gex_gross."""
+    summary = dealer_metrics(start_date=date(2025, 12, 9), end_date=date(2025, 12, 22), lookback_sessions=0)
+    assert summary.ticker_days == 10 * len(SYMBOLS) and summary.errors == 0
+    for (symbol, session), payload in metrics_json(backfilled).items():
+        chain, close, rate, dividend = stored_chain(backfilled, symbol, session)
+        pricing = payload["pricing"]
+        assert (pricing["risk_free_rate"], pricing["dividend_yield"]) == (rate or 0.0, dividend or 0.0)
+        # Eligible (dealer-v2 defaults) with an IV to re-price, from the stored rows themselves.
+        used = (
+            (chain.dte >= 1) & (chain.dte <= 90) & (chain.gamma >= 0.0) & (chain.open_interest >= 100.0)
+            & (chain.implied_volatility > 0.0)
+        )  # fmt: skip
+        signed = np.where(chain.is_call, 1.0, -1.0)[used] * chain.open_interest[used]
+        dollars = 100.0 * close * close * 0.01
+        data_side = float(signed @ chain.gamma[used]) * dollars
+        repriced = bs_gamma(
+            close, chain.strike[used], year_fraction(chain.dte[used]), chain.implied_volatility[used],
+            pricing["risk_free_rate"], pricing["dividend_yield"],
+        )  # fmt: skip
+        profile_at_spot = float(signed @ repriced) * dollars
+        assert abs(profile_at_spot - data_side) <= 0.001 * payload["gex_gross"], (symbol, session)
+        if payload["profile_missing_iv"] == 0:  # every eligible contract re-priced: the stored figures agree too
+            assert data_side == pytest.approx(payload["gex_net"], abs=0.02)
+            assert abs(payload["profile_gap"]) <= 0.001
+
+
+def test_contracts_expiring_on_a_friday_session_are_left_out_unless_asked_for(backfilled):
+    friday = date(2025, 12, 19)
+    dealer_metrics(as_of=friday, lookback_sessions=0)
+    default = metrics_json(backfilled)
+    dealer_metrics(as_of=friday, lookback_sessions=0, include_expiring=True)
+    kept = metrics_json(backfilled)
+    for symbol in SYMBOLS:
+        before, after = default[(symbol, friday)], kept[(symbol, friday)]
+        assert before["include_expiring"] is False and before["excluded"]["expiring"] > 0
+        assert after["include_expiring"] is True and after["excluded"]["expiring"] == 0
+        assert after["contracts_eligible"] > before["contracts_eligible"]

@@ -251,6 +251,24 @@ def test_past_session_comes_from_history_with_that_sessions_values_and_no_snapsh
         assert next_chain.underlying_close != chain.underlying_close
 
 
+def test_a_past_session_carries_the_rate_and_dividend_yield_its_analytics_were_priced_with(provider_for):
+    with FakeMassive() as fake:
+        fake.add_chain(ChainSpec("AAPL", contracts=50, underlying_price=150.0))
+        provider = provider_for(fake)
+        past = provider.fetch_chain("AAPL", PAST)
+        current = provider.fetch_chain("AAPL", CURRENT)
+    assert (past.risk_free_rate, past.dividend_yield) == (0.043, 0.004)
+    # The live snapshot reports no model inputs: None, and dealer metrics use their defaults.
+    assert (current.risk_free_rate, current.dividend_yield) == (None, None)
+
+
+def test_history_rows_without_model_inputs_give_a_snapshot_without_them(provider_for):
+    with FakeMassive(analytics_omit=("risk_free_rate", "dividend_yield")) as fake:
+        fake.add_chain(ChainSpec("AAPL", contracts=50, underlying_price=150.0))
+        chain = provider_for(fake).fetch_chain("AAPL", PAST)
+    assert len(chain.quotes) == 50 and (chain.risk_free_rate, chain.dividend_yield) == (None, None)
+
+
 def test_index_history_queries_the_bare_symbol_and_every_root(fake, provider_for):
     fake.add_chain(ChainSpec("SPX", contracts=200, index=True, extra_roots=("SPXW",), underlying_price=6000.0))
     provider = provider_for(fake)

@@ -1,5 +1,6 @@
 """The store against a real PostgreSQL: schema, write path, ledger, watchlist."""
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -31,6 +32,7 @@ def test_migrations_are_idempotent(db):
             "0002_ledger_simulated",
             "0003_daily_snapshot_identity",
             "0004_estimated_close",
+            "0005_pricing_inputs",
         ]
 
 
@@ -106,6 +108,16 @@ def test_ledger_answers_coverage_for_sessions_and_symbols_in_one_query(db):
     entries = ledger_entries(db, times, ["SPY", "QQQ"])
     assert set(entries) == {(times[0], "SPY"), (times[1], "QQQ")}
     assert entries[(times[0], "SPY")].contracts == 1
+
+
+def test_the_ledger_keeps_the_pricing_inputs_a_day_was_written_with(db):
+    ids = ensure_tickers(db, ["SPY", "QQQ"])
+    write_symbol_day(db, replace(symbol_day(ids["SPY"]), risk_free_rate=0.043, dividend_yield=0.013))
+    write_symbol_day(db, symbol_day(ids["QQQ"]))
+    time = snapshot_time_for(SESSION)
+    entries = ledger_entries(db, [time], ["SPY", "QQQ"])
+    assert (entries[(time, "SPY")].risk_free_rate, entries[(time, "SPY")].dividend_yield) == (0.043, 0.013)
+    assert (entries[(time, "QQQ")].risk_free_rate, entries[(time, "QQQ")].dividend_yield) == (None, None)
 
 
 def test_watchlist_load_deactivate_and_reactivate(db):

@@ -169,3 +169,19 @@ def test_extreme_but_possible_values_are_kept(column, value):
 def test_four_decimal_strikes_keep_their_exact_value():
     validated = validate_chain(snapshot(replace(GOOD, strike_price=Decimal("187.1234"))))
     assert validated.rows[0][1] == Decimal("187.1234")
+
+
+@pytest.mark.parametrize(
+    ("rate", "dividend", "kept", "nulled"),
+    [
+        (0.043, 0.004, (0.043, 0.004), {}),
+        (None, None, (None, None), {}),
+        (-0.005, 0.0, (-0.005, 0.0), {}),  # negative rates exist
+        (4.3, 0.004, (None, 0.004), {"risk_free_rate_out_of_range": 1}),  # a percent sent as a decimal
+        (float("nan"), float("inf"), (None, None), {"risk_free_rate_not_finite": 1, "dividend_yield_not_finite": 1}),
+    ],
+)
+def test_a_snapshots_pricing_inputs_are_kept_when_finite_and_in_range(rate, dividend, kept, nulled):
+    validated = validate_chain(replace(snapshot(GOOD), risk_free_rate=rate, dividend_yield=dividend))
+    assert (validated.risk_free_rate, validated.dividend_yield) == kept
+    assert validated.nulled == nulled and len(validated.rows) == 1

@@ -212,20 +212,25 @@ def test_ineligible_contracts_are_excluded_and_counted_by_first_failing_rule() -
             (100.0, True, 30, -0.01, 500.0, 0.2),  # negative gamma counts as missing
             (100.0, True, 30, 0.02, 99.0, 0.2),  # low OI
             (100.0, True, 30, 0.02, None, 0.2),  # unreported OI
-            (100.0, True, 0, 0.01, 100.0, 0.2),  # eligible: dte 0 and OI exactly the minimum
+            (100.0, True, 0, 0.01, 100.0, 0.2),  # expiring on the session (eligible with include_expiring)
+            (100.0, True, 1, 0.01, 100.0, 0.2),  # eligible: dte 1 and OI exactly the minimum
             (100.0, False, 90, 0.01, 1000.0, 0.2),  # eligible: dte exactly the maximum
         ]
     )
     metrics = compute_snapshot_metrics(chain, 100.0)
-    assert metrics.contracts_total == 9
+    assert metrics.contracts_total == 10
     assert metrics.contracts_eligible == 2
     assert metrics.excluded.to_json() == {
         "expired": 2,
+        "expiring": 1,
         "beyond_max_dte": 1,
         "missing_gamma": 2,
         "low_open_interest": 2,
     }
     assert metrics.gex_net == pytest.approx((0.01 * 100.0 - 0.01 * 1000.0) * 100.0 * 100.0**2 * 0.01)
+    kept = compute_snapshot_metrics(chain, 100.0, DealerConfig(include_expiring=True))
+    assert kept.contracts_eligible == 3 and kept.excluded.expiring == 0 and kept.include_expiring is True
+    assert kept.gex_net == pytest.approx((0.02 * 100.0 - 0.01 * 1000.0) * 100.0 * 100.0**2 * 0.01)
 
 
 def test_total_open_interest_counts_every_contract_with_oi_by_side() -> None:
@@ -345,38 +350,62 @@ def test_position_threshold_is_configurable() -> None:
 # --- JSON --------------------------------------------------------------------------------------
 
 
+# The keys of a `dealer-v1` row (v2 adds rows_dropped, include_expiring, pricing, profile_gap).
+V1_KEYS = {
+    "model_version",
+    "status",
+    "status_reason",
+    "spot",
+    "contracts_total",
+    "contracts_eligible",
+    "excluded",
+    "profile_contracts",
+    "profile_missing_iv",
+    "open_interest_total",
+    "open_interest_calls",
+    "open_interest_puts",
+    "gamma_oi_share",
+    "confidence",
+    "gex_net",
+    "gex_gross",
+    "gex_calls",
+    "gex_puts",
+    "gamma_flip",
+    "gex_slope",
+    "dgpi",
+    "position",
+    "call_walls",
+    "put_walls",
+}
+
+
 def test_json_is_strict_rounded_and_round_trips() -> None:
     metrics = compute_snapshot_metrics(priced_chain(100.0, PUTS_BELOW_SPOT, 0.25), 100.0)
     payload = metrics.to_json()
     text = json.dumps(payload, allow_nan=False)
     assert json.loads(text) == payload
-    assert payload["model_version"] == "dealer-v1"
-    assert set(payload) == {
-        "model_version",
-        "status",
-        "status_reason",
-        "spot",
-        "contracts_total",
-        "contracts_eligible",
-        "excluded",
-        "profile_contracts",
-        "profile_missing_iv",
-        "open_interest_total",
-        "open_interest_calls",
-        "open_interest_puts",
-        "gamma_oi_share",
-        "confidence",
-        "gex_net",
-        "gex_gross",
-        "gex_calls",
-        "gex_puts",
-        "gamma_flip",
-        "gex_slope",
-        "dgpi",
-        "position",
-        "call_walls",
-        "put_walls",
+    assert payload["model_version"] == "dealer-v2"
+    assert set(payload) == V1_KEYS | {"rows_dropped", "include_expiring", "pricing", "profile_gap", "strike_gex"}
+    assert payload["include_expiring"] is False and payload["excluded"]["expiring"] == 0
+    assert payload["pricing"] == {
+        "risk_free_rate": 0.0,
+        "dividend_yield": 0.0,
+        "risk_free_rate_source": "default",
+        "dividend_yield_source": "default",
     }
     assert payload["gex_net"] == round(metrics.gex_net, 2)
     assert payload["gamma_flip"] == round(metrics.gamma_flip, 4)
     assert SnapshotMetrics.from_json(payload).to_json() == payload
+
+
+def test_a_stored_dealer_v1_row_is_read_as_what_v1_computed() -> None:
+    v2 = compute_snapshot_metrics(priced_chain(100.0, PUTS_BELOW_SPOT, 0.25), 100.0).to_json()
+    v1 = {key: value for key, value in v2.items() if key in V1_KEYS}
+    v1["model_version"] = "dealer-v1"
+    v1["excluded"] = {key: count for key, count in v1["excluded"].items() if key != "expiring"}
+    read = SnapshotMetrics.from_json(v1)
+    # v1 kept expiring contracts and priced its profile with r = q = 0, and says so when read back.
+    assert (read.model_version, read.include_expiring, read.excluded.expiring) == ("dealer-v1", True, 0)
+    assert (read.pricing.risk_free_rate, read.pricing.dividend_yield) == (0.0, 0.0)
+    assert (read.gex_net, read.gamma_flip, read.profile_gap) == (v2["gex_net"], v2["gamma_flip"], None)
+    assert read.strike_gex == ()

@@ -3,7 +3,7 @@
 from dealer.chain import ChainArrays
 from dealer.config import DEFAULT_CONFIG, MODEL_VERSION, READABLE_MODEL_VERSIONS, DealerConfig
 from dealer.eligibility import ExclusionCounts
-from dealer.exposure import Wall
+from dealer.exposure import StrikeGex, Wall
 from dealer.history import HistoryMetrics, compute_history_metrics
 from dealer.pricing import PricingInputs, pricing_inputs
 from dealer.snapshot import STATUS_REASONS, SnapshotMetrics, SnapshotStatus, compute_snapshot_metrics
@@ -20,6 +20,7 @@ __all__ = [
     "PricingInputs",
     "SnapshotMetrics",
     "SnapshotStatus",
+    "StrikeGex",
     "Wall",
     "compute_history_metrics",
     "compute_snapshot_metrics",

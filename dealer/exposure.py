@@ -65,6 +65,55 @@ class Wall:
         )
 
 
+@dataclass(frozen=True)
+class StrikeGex:
+    """One strike's GEX at the observed spot, summed over expirations: calls (≥ 0), puts (≤ 0) and
+    net = calls + puts, in $ per 1% move with `gex_net`'s sign convention.
+
+    Stored compactly as `[strike, calls, puts, net]`. Rows written by the first dealer-v2 release
+    kept `[strike, net]` only: they read back with `calls` and `puts` None.
+    """
+
+    strike: float
+    calls: float | None
+    puts: float | None
+    net: float
+
+    def to_json(self) -> list[float | None]:
+        return [
+            json_number(self.strike, PRICE_DIGITS),
+            json_number(self.calls, MONEY_DIGITS),
+            json_number(self.puts, MONEY_DIGITS),
+            json_number(self.net, MONEY_DIGITS),
+        ]
+
+    @classmethod
+    def from_json(cls, data: list[float | None]) -> "StrikeGex":
+        if len(data) == 2:
+            return cls(strike=float(data[0]), calls=None, puts=None, net=float(data[1]))
+        strike, calls, puts, net = data
+        return cls(
+            strike=float(strike),
+            calls=None if calls is None else float(calls),
+            puts=None if puts is None else float(puts),
+            net=float(net),
+        )
+
+
+def strike_breakdown(
+    strike: NDArray[np.float64], gex: NDArray[np.float64], is_call: NDArray[np.bool_]
+) -> tuple[StrikeGex, ...]:
+    """Per distinct strike (ascending): the calls' GEX, the puts' and their sum."""
+    strikes, index = np.unique(strike, return_inverse=True)
+    index = index.reshape(-1)
+    calls = np.bincount(index, weights=np.where(is_call, gex, 0.0), minlength=strikes.size)
+    puts = np.bincount(index, weights=np.where(is_call, 0.0, gex), minlength=strikes.size)
+    return tuple(
+        StrikeGex(strike=k, calls=c, puts=p, net=c + p)
+        for k, c, p in zip(strikes.tolist(), calls.tolist(), puts.tolist(), strict=True)
+    )
+
+
 def top_walls(strike: NDArray[np.float64], gex: NDArray[np.float64], spot: float, top_n: int) -> tuple[Wall, ...]:
     """The `top_n` strikes by |strike GEX|, largest first; ties go to the strike nearer spot.
 

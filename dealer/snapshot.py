@@ -11,9 +11,14 @@ from dealer._json import MONEY_DIGITS, PRICE_DIGITS, RATIO_DIGITS, json_number, 
 from dealer.chain import ChainArrays
 from dealer.config import DEFAULT_CONFIG, MODEL_VERSION, DealerConfig
 from dealer.eligibility import Eligibility, ExclusionCounts, classify_contracts
-from dealer.exposure import Wall, contract_gex, strike_totals, top_walls
+from dealer.exposure import StrikeGex, Wall, contract_gex, strike_breakdown, top_walls
 from dealer.pricing import PricingInputs, pricing_inputs
 from dealer.profile import prepare_profile, read_profile, spot_levels
+
+# The stored profile keeps every PROFILE_STRIDE-th level of the flip grid: with the default grid,
+# 81 levels 0.8 S … 1.2 S in steps of 0.5% of S, spot the middle one. The whole grid's range, so a
+# flip found anywhere on it lies on the stored curve too.
+PROFILE_STRIDE = 2
 
 
 class SnapshotStatus(StrEnum):
@@ -81,9 +86,12 @@ class SnapshotMetrics:
     include_expiring: bool = False
     pricing: PricingInputs = PricingInputs()
     profile_gap: float | None = None
-    # Net GEX per strike within the wall band (±wall_band of spot), ascending strike: the curve the
-    # walls are picked from, kept so a reader can check or re-rank them.
-    strike_gex: tuple[tuple[float, float], ...] = ()
+    # GEX per strike (calls, puts, net) within the wall band (±wall_band of spot), ascending strike:
+    # the curve the walls are picked from, kept so a reader can check, re-rank or draw them.
+    strike_gex: tuple[StrikeGex, ...] = ()
+    # (level, net GEX) of the re-priced profile on every PROFILE_STRIDE-th flip-grid level,
+    # ascending: the curve gamma_flip is read from, kept so a chart needs no recomputation.
+    gex_profile: tuple[tuple[float, float], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (for `daily_snapshots.dealer_metrics_json`): rounded, no NaN."""
@@ -116,8 +124,9 @@ class SnapshotMetrics:
             "include_expiring": self.include_expiring,
             "pricing": self.pricing.to_json(),
             "profile_gap": json_number(self.profile_gap, RATIO_DIGITS + 2),
-            "strike_gex": [
-                [json_number(strike, PRICE_DIGITS), json_number(gex, MONEY_DIGITS)] for strike, gex in self.strike_gex
+            "strike_gex": [row.to_json() for row in self.strike_gex],
+            "gex_profile": [
+                [json_number(level, PRICE_DIGITS), json_number(gex, MONEY_DIGITS)] for level, gex in self.gex_profile
             ],
         }
 
@@ -155,7 +164,8 @@ class SnapshotMetrics:
             include_expiring=bool(data.get("include_expiring", version == "dealer-v1")),
             pricing=PricingInputs.from_json(data.get("pricing")),
             profile_gap=optional_float(data.get("profile_gap")),
-            strike_gex=tuple((float(strike), float(gex)) for strike, gex in data.get("strike_gex", [])),
+            strike_gex=tuple(StrikeGex.from_json(row) for row in data.get("strike_gex", [])),
+            gex_profile=tuple((float(level), float(gex)) for level, gex in data.get("gex_profile", [])),
         )
 
 
@@ -291,9 +301,8 @@ def _exposure_metrics(chain: ChainArrays, spot: float, config: DealerConfig) -> 
     in_band = np.abs(chain.strike - spot) <= config.wall_band * spot
     call_side = in_band & calls
     put_side = in_band & ~calls
-    band_strikes, band_totals = strike_totals(chain.strike[in_band], gex[in_band])
     return {
-        "strike_gex": tuple(zip(band_strikes.tolist(), band_totals.tolist(), strict=True)),
+        "strike_gex": strike_breakdown(chain.strike[in_band], gex[in_band], calls[in_band]),
         "gex_net": gex_net,
         "gex_gross": gex_gross,
         "gex_calls": float(gex[calls].sum()),
@@ -323,7 +332,9 @@ def _profile_metrics(
     profile = prepare_profile(profile_chain, pricing, float(levels[0]), float(levels[-1]))
     gross = exposure["gex_gross"]
     reading = read_profile(profile, levels, spot)
+    kept = levels[::PROFILE_STRIDE]
     return {
+        "gex_profile": tuple(zip(kept.tolist(), profile.at(kept).tolist(), strict=True)),
         "gamma_flip": reading.gamma_flip,
         "gex_slope": reading.slope,
         "profile_gap": (reading.at_spot - exposure["gex_net"]) / gross if gross > 0.0 else None,

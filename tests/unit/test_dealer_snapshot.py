@@ -385,7 +385,14 @@ def test_json_is_strict_rounded_and_round_trips() -> None:
     text = json.dumps(payload, allow_nan=False)
     assert json.loads(text) == payload
     assert payload["model_version"] == "dealer-v2"
-    assert set(payload) == V1_KEYS | {"rows_dropped", "include_expiring", "pricing", "profile_gap", "strike_gex"}
+    assert set(payload) == V1_KEYS | {
+        "rows_dropped",
+        "include_expiring",
+        "pricing",
+        "profile_gap",
+        "strike_gex",
+        "gex_profile",
+    }
     assert payload["include_expiring"] is False and payload["excluded"]["expiring"] == 0
     assert payload["pricing"] == {
         "risk_free_rate": 0.0,
@@ -408,4 +415,4 @@ def test_a_stored_dealer_v1_row_is_read_as_what_v1_computed() -> None:
     assert (read.model_version, read.include_expiring, read.excluded.expiring) == ("dealer-v1", True, 0)
     assert (read.pricing.risk_free_rate, read.pricing.dividend_yield) == (0.0, 0.0)
     assert (read.gex_net, read.gamma_flip, read.profile_gap) == (v2["gex_net"], v2["gamma_flip"], None)
-    assert read.strike_gex == ()
+    assert read.strike_gex == () and read.gex_profile == ()

@@ -158,7 +158,10 @@ def test_strike_gex_in_the_band_is_kept_and_the_walls_are_its_largest_entries() 
     strike, is_call, dte, gamma, oi, iv = (np.array(column) for column in zip(*rows, strict=True))
     metrics = compute_snapshot_metrics(ChainArrays(strike, is_call, dte, gamma, oi, iv), 100.0)
     dollars = 100.0 * 100.0**2 * 0.01
-    assert [strike for strike, _ in metrics.strike_gex] == [90.0, 100.0, 110.0]
-    assert dict(metrics.strike_gex)[100.0] == pytest.approx((0.02 * 500 + 0.01 * 500 - 0.02 * 200) * dollars)
+    assert [row.strike for row in metrics.strike_gex] == [90.0, 100.0, 110.0]
+    at_100 = {row.strike: row for row in metrics.strike_gex}[100.0]
+    assert at_100.calls == pytest.approx((0.02 * 500 + 0.01 * 500) * dollars)
+    assert at_100.puts == pytest.approx(-0.02 * 200 * dollars)
+    assert at_100.net == pytest.approx(at_100.calls + at_100.puts)
     assert metrics.call_walls[0].strike == 110.0 and metrics.put_walls[0].strike == 90.0
-    assert metrics.to_json()["strike_gex"][0] == [90.0, round(-0.02 * 700 * dollars, 2)]
+    assert metrics.to_json()["strike_gex"][0] == [90.0, 0.0, round(-0.02 * 700 * dollars, 2), round(-0.02 * 700 * dollars, 2)]

@@ -41,7 +41,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "dealer": set(),
     "store": {"settings"},
     "providers": {"markets", "settings"},
-    "charts": {"store", "settings"},
+    "charts": {"store", "settings", "dealer"},
     "tasks": {"providers", "store", "markets", "dealer", "settings"},
     "flows": {"tasks", "store", "markets", "settings", "charts"},
     "scripts": {"flows", "tasks", "store", "markets", "settings", "charts"},

@@ -10,9 +10,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from markets.snapshot import daily_snapshot_time
 from scripts.dealer_metrics import main as dealer_main
 from scripts.ingest_options import main as ingest_main
 from settings.environment import read_environment
@@ -45,34 +45,6 @@ def seed_demo_watchlist(target: DatabaseTarget) -> None:
         connection.close()
 
 
-def print_metrics(target: DatabaseTarget, session: date) -> None:
-    from store.connection import connect
-    from store.dealer_rows import read_dealer_metrics
-
-    connection = connect(target)
-    try:
-        metrics = read_dealer_metrics(connection, daily_snapshot_time(session))
-    finally:
-        connection.close()
-    models = ", ".join(sorted({row["model_version"] for row in metrics.values()})) or "-"
-    print(f"\nDealer metrics for {session.isoformat()} (SIMULATED data, model {models})")
-    header = f"{'symbol':<7}{'status':<9}{'history':<17}{'spot':>10}{'gex_net $/1%':>16}{'gamma_flip':>12}"
-    print(header + f"{'dgpi':>8}  {'position':<12}{'call wall':>10}{'put wall':>10}")
-    for symbol, row in metrics.items():
-
-        def number(value: float | None, spec: str) -> str:
-            return "-" if value is None else format(value, spec)
-
-        call_wall = row["call_walls"][0]["strike"] if row["call_walls"] else None
-        put_wall = row["put_walls"][0]["strike"] if row["put_walls"] else None
-        print(
-            f"{symbol:<7}{row['status']:<9}{row['history_status']:<17}{number(row['spot'], ',.2f'):>10}"
-            f"{number(row['gex_net'], ',.0f'):>16}{number(row['gamma_flip'], ',.2f'):>12}"
-            f"{number(row['dgpi'], '.1f'):>8}  {row['position'] or '-':<12}"
-            f"{number(call_wall, 'g'):>10}{number(put_wall, 'g'):>10}"
-        )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(prog="python -m scripts.demo", description=__doc__.split("\n\n")[0]).parse_args(argv)
     from store.connection import resolve_target
@@ -96,21 +68,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if code != 0:
         return code
+    # The dealer run prints the last session's metrics table itself.
     code = dealer_main(
         ["--start-date", METRICS_START, "--end-date", BACKFILL_END, "--lookback-sessions", str(LOOKBACK_SESSIONS)]
     )
-    print_metrics(target, date.fromisoformat(BACKFILL_END))
-    print_where_the_runs_are()
+    chart_dir = draw_last_session(target, date.fromisoformat(BACKFILL_END))
+    print_where_the_runs_are(chart_dir)
     return code
 
 
-def print_where_the_runs_are() -> None:
-    """The last lines: where to look at the runs, and how to stop what keeps running."""
+def demo_chart_dir() -> Path:
+    """`<KAPMAN_CHART_DIR or .kapman/charts>/dealer`, beside the runs' coverage heatmaps."""
+    from charts.files import DEFAULT_CHART_DIR
+
+    return (read_environment().chart_dir or DEFAULT_CHART_DIR) / "dealer"
+
+
+def draw_last_session(target: DatabaseTarget, session: date) -> Path | None:
+    """Draw every demo ticker's dealer chart of `session`; best effort (the data is stored either way)."""
+    from charts.dealer import write_dealer_charts
+    from markets.snapshot import daily_snapshot_time
+    from store.connection import connect
+
+    directory = demo_chart_dir()
+    try:
+        connection = connect(target)
+        try:
+            drawn = write_dealer_charts(
+                connection, [(symbol, session) for symbol in DEMO_SYMBOLS], daily_snapshot_time, directory
+            )
+        finally:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001 - reported, the demo's data stands
+        print(f"dealer charts not drawn: {' '.join(str(exc).split())[:200]}", file=sys.stderr)
+        return None
+    return directory if drawn else None
+
+
+def print_where_the_runs_are(chart_dir: Path | None = None) -> None:
+    """The last lines: where to look at the runs and the charts, and how to stop what keeps running."""
     from prefect.settings import PREFECT_UI_URL
 
     ui_url = PREFECT_UI_URL.value()
     if ui_url:
         print(f"\nPrefect UI: {ui_url} (every run above: logs, artifacts, the coverage map)")
+    if chart_dir is not None:
+        print(f"Dealer charts of {BACKFILL_END}: {chart_dir} (<SYMBOL>-<session>.png, GEX by strike and profile)")
     print("The embedded PostgreSQL and the local Prefect server keep running: python -m store stop")
 
 

@@ -3,13 +3,15 @@
 python -m flows.dealer_metrics --start-date 2025-12-16 --end-date 2025-12-22
 python -m flows.dealer_metrics --as-of 2025-12-22 --lookback-sessions 5
 python -m flows.dealer_metrics --as-of 2025-12-19 --include-expiring
+python -m flows.dealer_metrics --as-of 2025-12-22 --chart .kapman/charts/dealer
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -17,9 +19,12 @@ from prefect import flow, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
 
+from charts.dealer import DrawnChart, write_dealer_charts
+from charts.files import markdown_image
 from flows.opened import OpenOnce
 from flows.params import AtLeastZero, CalendarName, OptionalSessionDate, Symbols
 from markets.calendar import DEFAULT_CALENDAR, get_calendar, latest_completed_session
+from markets.snapshot import daily_snapshot_time
 from markets.symbols import normalize_symbols
 from settings.environment import read_environment
 from settings.errors import SetupError
@@ -30,6 +35,12 @@ from tasks.dealer_metrics import HistoryStatus, TickerDayMetrics, TickerDayStatu
 from tasks.request import InvalidRunConfiguration
 
 logger = logging.getLogger("kapman.dealer")
+
+# Charts shown inline in the Prefect UI per run: the last session's, one artifact per ticker, at
+# most this many (each carries its PNG, about 70 KB, as base64). Every chart file of the run, of
+# every session, is listed by path in one index artifact instead: a year-long range adds rows of
+# text to the Prefect database, not pictures.
+MAX_INLINE_CHARTS = 10
 
 
 class NothingToCompute(SetupError, ValueError):
@@ -68,6 +79,8 @@ class DealerSummary:
     errors: int
     missing_history: int
     rows: tuple[TickerDayMetrics, ...]
+    # Chart files written by this run (`chart_dir`), in session then symbol order.
+    charts: tuple[Path, ...] = ()
 
     def line(self) -> str:
         return (
@@ -194,8 +207,13 @@ def dealer_metrics(
     symbols: Symbols = None,
     calendar: CalendarName = DEFAULT_CALENDAR,
     include_expiring: bool = False,
+    chart_dir: str | None = None,
 ) -> DealerSummary:
-    """Compute and store dealer metrics for each ticker-session; a bad ticker never stops the batch."""
+    """Compute and store dealer metrics for each ticker-session; a bad ticker never stops the batch.
+
+    With `chart_dir`, each computed ticker-day is also drawn to `<chart_dir>/<SYMBOL>-<session>.png`
+    and published (`publish_dealer_charts`); drawing is best effort and never fails the run.
+    """
     request = build_dealer_request(
         as_of=as_of,
         start_date=start_date,
@@ -239,5 +257,55 @@ def dealer_metrics(
             f"{summary.errors} | {summary.missing_history} |\n"
         ),
     )
+    if chart_dir:
+        drawn = publish_dealer_charts(run, rows, Path(chart_dir))
+        summary = replace(summary, charts=tuple(chart.path for chart in drawn))
     logger.info(summary.line())
     return summary
+
+
+def artifact_slug(symbol: str) -> str:
+    """A symbol as a Prefect artifact key part (lowercase letters, digits and dashes only)."""
+    return re.sub(r"[^a-z0-9]+", "-", symbol.lower()).strip("-") or "symbol"
+
+
+def publish_dealer_charts(run: DealerRun, rows: list[TickerDayMetrics], directory: Path) -> list[DrawnChart]:
+    """Draw every computed ticker-day of `rows` (ERROR ones have nothing stored) into `directory`;
+    publish the last session's charts inline, one markdown artifact per ticker (`dealer-chart-<symbol>`,
+    at most `MAX_INLINE_CHARTS`), and an index of every file (`dealer-charts`). Best effort: a
+    failure is logged and the run's result stands."""
+    ticker_days = [(row.symbol, row.session) for row in rows if row.status != TickerDayStatus.ERROR]
+    try:
+        connection = connect(run.target)
+        try:
+            drawn = write_dealer_charts(connection, ticker_days, daily_snapshot_time, directory)
+        finally:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001 - reported, never a failure of the run
+        logger.warning("dealer charts not written: %s", " ".join(str(exc).split())[:200])
+        return []
+    logger.info("DEALER CHARTS files=%d dir=%s", len(drawn), directory)
+    if not drawn:
+        return drawn
+    last = max(chart.session for chart in drawn)
+    inline = [chart for chart in drawn if chart.session == last][:MAX_INLINE_CHARTS]
+    for chart in inline:
+        title = f"{chart.symbol} {chart.session.isoformat()}"
+        create_markdown_artifact(
+            key=f"dealer-chart-{artifact_slug(chart.symbol)}",
+            markdown=f"# Dealer GEX {title} ({chart.status})\n\n" + markdown_image(chart.path, alt=title),
+            description=f"Dealer chart {title}: {chart.path}",
+        )
+    listing = "\n".join(
+        f"| {chart.symbol} | {chart.session.isoformat()} | {chart.status} | `{chart.path}` |" for chart in drawn
+    )
+    shown = ", ".join(chart.symbol for chart in inline)
+    create_markdown_artifact(
+        key="dealer-charts",
+        markdown=(
+            f"# Dealer charts\n\n{len(drawn)} files in `{directory}`; shown inline ({last.isoformat()}): {shown}\n\n"
+            f"| symbol | session | status | file |\n|---|---|---|---|\n{listing}\n"
+        ),
+        description=f"{len(drawn)} dealer charts in {directory}",
+    )
+    return drawn

@@ -164,4 +164,5 @@ def test_strike_gex_in_the_band_is_kept_and_the_walls_are_its_largest_entries() 
     assert at_100.puts == pytest.approx(-0.02 * 200 * dollars)
     assert at_100.net == pytest.approx(at_100.calls + at_100.puts)
     assert metrics.call_walls[0].strike == 110.0 and metrics.put_walls[0].strike == 90.0
-    assert metrics.to_json()["strike_gex"][0] == [90.0, 0.0, round(-0.02 * 700 * dollars, 2), round(-0.02 * 700 * dollars, 2)]
+    put_wall = round(-0.02 * 700 * dollars, 2)
+    assert metrics.to_json()["strike_gex"][0] == [90.0, 0.0, put_wall, put_wall]

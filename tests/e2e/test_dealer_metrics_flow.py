@@ -1,10 +1,18 @@
 """Backfill, then dealer metrics across the window: the reason backfill exists."""
 
+import base64
+import os
+import re
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.settings import PREFECT_API_URL
 
 from dealer import ChainArrays
 from dealer.black_scholes import bs_gamma, year_fraction
@@ -14,6 +22,8 @@ from markets.snapshot import snapshot_time_for
 from tests.dbutil import seed_watchlist
 
 SYMBOLS = ["AAPL", "QQQ", "SPY"]
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def metrics_json(db) -> dict:
@@ -133,3 +143,56 @@ def test_contracts_expiring_on_a_friday_session_are_left_out_unless_asked_for(ba
         assert before["include_expiring"] is False and before["excluded"]["expiring"] > 0
         assert after["include_expiring"] is True and after["excluded"]["expiring"] == 0
         assert after["contracts_eligible"] > before["contracts_eligible"]
+
+
+def latest_artifact(key: str):  # noqa: ANN201 - a Prefect artifact
+    with get_client(sync_client=True) as client:
+        [artifact] = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort="CREATED_DESC", limit=1
+        )
+    return artifact
+
+
+def test_with_a_chart_dir_every_ticker_day_is_drawn_and_the_last_session_published(backfilled, tmp_path):
+    sessions = ["2025-12-18", "2025-12-19", "2025-12-22"]
+    directory = tmp_path / "dealer"
+    summary = dealer_metrics(
+        start_date=date(2025, 12, 18), end_date=date(2025, 12, 22), lookback_sessions=0, chart_dir=str(directory)
+    )
+    expected = [directory / f"{symbol}-{day}.png" for day in sessions for symbol in SYMBOLS]
+    assert list(summary.charts) == expected
+    assert sorted(directory.iterdir()) == sorted(expected)
+    assert all(path.read_bytes().startswith(PNG) and path.stat().st_size > 20_000 for path in expected)
+    # One inline artifact per ticker, of the last session only: the picture is the file's bytes.
+    for symbol in SYMBOLS:
+        artifact = latest_artifact(f"dealer-chart-{symbol.lower()}")
+        path = directory / f"{symbol}-2025-12-22.png"
+        assert str(path) in artifact.description
+        inline = re.search(r"data:image/png;base64,([A-Za-z0-9+/=]+)\)", artifact.data)
+        assert inline and base64.b64decode(inline.group(1)) == path.read_bytes()
+    # The index names every file of the run, pictures not included.
+    index = latest_artifact("dealer-charts")
+    assert all(f"`{path}`" in index.data for path in expected)
+    assert "base64" not in index.data and len(index.data) < 5_000
+
+
+def test_the_cli_chart_flag_writes_one_file_per_ticker_day_and_prints_the_table(backfilled, database_url, tmp_path):
+    directory = tmp_path / "charts"
+    argv = ["--start-date", "2025-12-19", "--end-date", "2025-12-22", "--lookback-sessions", "0", "--chart"]
+    env = {**os.environ, "DATABASE_URL": database_url, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.dealer_metrics", *argv, str(directory)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    names = sorted(path.name for path in directory.iterdir())
+    assert names == sorted(f"{symbol}-{day}.png" for symbol in SYMBOLS for day in ("2025-12-19", "2025-12-22"))
+    lines = done.stdout.splitlines()
+    start = lines.index("Dealer metrics for 2025-12-22 (SIMULATED data, model dealer-v2)")
+    table = lines[start + 2 : start + 2 + len(SYMBOLS)]
+    assert [line.split()[0] for line in table] == SYMBOLS
+    for line in table:
+        spot, gex_net = line.split()[3:5]
+        assert re.fullmatch(r"-?\d{1,3}(,\d{3})*\.\d\d", spot), line
+        assert re.fullmatch(r"-?\d{1,3}(,\d{3})+", gex_net), line  # billions of dollars: separators
+    assert f"Dealer charts: 6 files in {directory}" in done.stdout

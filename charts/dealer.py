@@ -178,7 +178,8 @@ def render_dealer_png(metrics: SnapshotMetrics, *, symbol: str, session: date, s
         panels = (top, bottom) if name in ("spot", "gamma_flip") else (top,)
         for axes in panels:
             axes.axvline(marks[name], color=colour, linewidth=MARK_WIDTH, zorder=order)
-        handles.append(Line2D([], [], color=colour, linewidth=MARK_WIDTH, label=f"{text} {marks[name]:,.2f}"))
+        same = " (= call wall)" if name == "put_wall" and marks.get("call_wall") == marks[name] else ""
+        handles.append(Line2D([], [], color=colour, linewidth=MARK_WIDTH, label=f"{text} {marks[name]:,.2f}{same}"))
 
     xs = strikes + levels + list(marks.values())
     if xs:
@@ -190,7 +191,7 @@ def render_dealer_png(metrics: SnapshotMetrics, *, symbol: str, session: date, s
         axes.tick_params(labelsize=8)
         axes.grid(axis="y", color="#eeeeee", linewidth=0.6, zorder=0)
     figure.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7) or 1, fontsize=8, frameon=False)
-    figure.tight_layout(rect=(0, 0.05, 1, 0.97))
+    figure.subplots_adjust(left=0.085, right=0.985, top=0.89, bottom=0.13, hspace=0.08)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     height = figure.bbox.height

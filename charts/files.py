@@ -27,6 +27,9 @@ def write_atomically(path: Path, data: bytes) -> Path:
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
+        # mkstemp creates 0600; a chart is for anyone who may read the folder (reading the umask
+        # would mean setting it, process-wide, under the run's other threads).
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

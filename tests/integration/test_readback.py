@@ -183,15 +183,18 @@ def test_the_ledger_file_holds_each_symbol_days_provenance(db, stored, tmp_path)
     [row] = ledger.to_pylist()
     with db, db.cursor() as cursor:
         cursor.execute(
-            "SELECT cs.contracts, cs.underlying_close, cs.fetched_at FROM chain_snapshots cs "
+            "SELECT cs.contracts, cs.underlying_close, cs.fetched_at, cs.risk_free_rate, cs.dividend_yield "
+            "FROM chain_snapshots cs "
             "JOIN tickers t ON t.id = cs.ticker_id WHERE t.symbol = 'SPY' AND cs.time = %s",
             (snapshot_time_for(date(2025, 12, 15)),),
         )
-        contracts, close, fetched_at = cursor.fetchone()
+        contracts, close, fetched_at, rate, dividend_yield = cursor.fetchone()
     assert row["symbol"] == "SPY" and row["provider"] == "synthetic" and row["simulated"] is True
     assert (row["contracts"], row["underlying_close"], row["fetched_at"]) == (contracts, float(close), fetched_at)
     assert row["time"] == snapshot_time_for(date(2025, 12, 15))
-    assert row["risk_free_rate"] is None and row["dividend_yield"] is None
+    # The pricing inputs the simulated market reported for that day (r = 4%, SPY's dividend yield).
+    assert (row["risk_free_rate"], row["dividend_yield"]) == (float(rate), float(dividend_yield))
+    assert row["risk_free_rate"] == pytest.approx(0.04) and 0 < row["dividend_yield"] < 0.05
 
 
 def test_read_dealer_metrics_flattens_the_stored_json(db, stored):

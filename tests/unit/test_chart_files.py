@@ -16,6 +16,7 @@ def test_a_chart_is_written_whole_and_no_temporary_file_stays(tmp_path: Path) ->
     assert write_atomically(target, b"first") == target
     write_atomically(target, b"second")
     assert target.read_bytes() == b"second"
+    assert target.stat().st_mode & 0o777 == 0o644
     assert [path.name for path in target.parent.iterdir()] == ["chart.png"]
 
 

@@ -27,7 +27,17 @@ print("HEAVY", sorted(name for name in {heavy!r} if name in sys.modules), file=s
 """
 
 
-@pytest.mark.parametrize("module", ["scripts.ingest_options", "scripts.dealer_metrics", "scripts.demo"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "scripts.ingest_options",
+        "scripts.dealer_metrics",
+        "scripts.demo",
+        "flows.backfill",
+        "flows.ingest",
+        "flows.dealer_metrics",
+    ],
+)
 def test_help_imports_nothing_heavy(module):
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(module=module, heavy=HEAVY)],

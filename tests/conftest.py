@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -123,38 +124,40 @@ def _no_stray_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Charts the runs of this session draw go to a temporary folder, never the checkout's `.kapman`
-    (set for the whole session, so workers and CLI subprocesses the tests start inherit it)."""
-    folder = tmp_path_factory.mktemp("charts")
-    previous = os.environ.get("KAPMAN_CHART_DIR")
-    os.environ["KAPMAN_CHART_DIR"] = str(folder)
+@contextmanager
+def session_variable(name: str, value: str) -> Iterator[None]:
+    """`name=value` in os.environ for a whole test session (monkeypatch is per test), then restored,
+    so the workers and CLI subprocesses the tests start inherit it."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
     try:
-        yield folder
+        yield
     finally:
         if previous is None:
-            os.environ.pop("KAPMAN_CHART_DIR", None)
+            os.environ.pop(name, None)
         else:
-            os.environ["KAPMAN_CHART_DIR"] = previous
+            os.environ[name] = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chart_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Charts the runs of this session draw go to a temporary folder, never the checkout's `.kapman`."""
+    folder = tmp_path_factory.mktemp("charts")
+    with session_variable("KAPMAN_CHART_DIR", str(folder)):
+        yield folder
 
 
 @pytest.fixture(scope="session", autouse=True)
 def prefect_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The warm local Prefect server's home for this session: a temporary folder, never the
-    checkout's `.kapman/prefect` (set for the whole session, so CLI subprocesses inherit it). Tests
-    run against the test harness or servers of their own; one that starts the warm server stops it,
-    and whatever a failed test left running there is stopped when the session ends."""
+    checkout's `.kapman/prefect`. Tests run against the test harness or servers of their own; one
+    that starts the warm server stops it, and whatever a failed test left running there is stopped
+    when the session ends."""
     from scripts import prefect_server
 
     folder = tmp_path_factory.mktemp("prefect-home")
-    previous = os.environ.get("KAPMAN_PREFECT_HOME")
-    os.environ["KAPMAN_PREFECT_HOME"] = str(folder)
-    try:
-        yield folder
-    finally:
-        prefect_server.stop(folder)
-        if previous is None:
-            os.environ.pop("KAPMAN_PREFECT_HOME", None)
-        else:
-            os.environ["KAPMAN_PREFECT_HOME"] = previous
+    with session_variable("KAPMAN_PREFECT_HOME", str(folder)):
+        try:
+            yield folder
+        finally:
+            prefect_server.stop(folder)

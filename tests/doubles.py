@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -56,6 +57,27 @@ class TinyChainProvider:
             provider=self.name,
             source="tiny test chain",
             simulated=True,
+        )
+
+
+class RealTinyProvider(TinyChainProvider):
+    """The tiny chain as a real (not simulated) source `name` reports it; `close_offset` and
+    `bid_offset` set its data apart from another source's for the same symbol-day."""
+
+    simulated = False
+
+    def __init__(self, name: str, *, close_offset: float = 0.0, bid_offset: float = 0.0) -> None:
+        self.name, self.close_offset, self.bid_offset = name, close_offset, bid_offset
+
+    def fetch_chain(self, symbol: str, session: date, *, large: bool = False) -> ChainSnapshot:
+        snapshot = super().fetch_chain(symbol, session, large=large)
+        quotes = tuple(replace(quote, bid=(quote.bid or 0.0) + self.bid_offset) for quote in snapshot.quotes)
+        return replace(
+            snapshot,
+            provider=self.name,
+            simulated=False,
+            underlying_close=snapshot.underlying_close + self.close_offset,
+            quotes=quotes,
         )
 
 

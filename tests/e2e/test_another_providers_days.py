@@ -4,29 +4,13 @@ them (`--replace`), which rewrites each atomically; the dry run lists what is fe
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 from scripts.ingest_options import main
 from tests.dbutil import count, seed_watchlist
-from tests.doubles import RecordingProvider, TinyChainProvider, registered
+from tests.doubles import RealTinyProvider, RecordingProvider, registered
 
 RANGE = ["--start-date", "2025-12-09", "--end-date", "2025-12-10"]
 SYMBOLS = ["AAPL", "SPY"]
-
-
-class Real(TinyChainProvider):
-    """A real source (not simulated) under its own name, with its own closes."""
-
-    simulated = False
-
-    def __init__(self, name: str, offset: float) -> None:
-        self.name, self.offset = name, offset
-
-    def fetch_chain(self, symbol, session, *, large=False):  # noqa: ANN001, ANN201
-        snapshot = super().fetch_chain(symbol, session, large=large)
-        return replace(
-            snapshot, provider=self.name, simulated=False, underlying_close=snapshot.underlying_close + self.offset
-        )
 
 
 def ledger(db) -> dict[tuple[str, str], tuple[str, float]]:  # noqa: ANN001
@@ -42,8 +26,8 @@ def test_another_providers_days_are_kept_and_said_unless_replaced(db, caplog, ca
     caplog.set_level(logging.INFO, logger="kapman")
     seed_watchlist(db, SYMBOLS)
     first, second = (
-        RecordingProvider(Real("alpha", 1.0), name="alpha"),
-        RecordingProvider(Real("beta", 2.0), name="beta"),
+        RecordingProvider(RealTinyProvider("alpha", close_offset=1.0), name="alpha"),
+        RecordingProvider(RealTinyProvider("beta", close_offset=2.0), name="beta"),
     )
     with registered(first), registered(second):
         assert main([*RANGE, "--provider", "alpha"]) == 0

@@ -3,26 +3,14 @@ atomically, and a simulated run never overwrites real ones."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 from flows.backfill import backfill_options
 from tests.dbutil import count, seed_watchlist
-from tests.doubles import RecordingProvider, TinyChainProvider, registered
+from tests.doubles import RealTinyProvider, RecordingProvider, registered
 
 START, END = date(2025, 12, 9), date(2025, 12, 12)
 SYMBOLS = ["AAPL", "SPY"]
-
-
-class RealTiny(TinyChainProvider):
-    """The tiny chain as a real source would label it (different close, not simulated)."""
-
-    name = "real-tiny"
-    simulated = False
-
-    def fetch_chain(self, symbol, session, *, large=False):  # noqa: ANN001, ANN201
-        snapshot = super().fetch_chain(symbol, session, large=large)
-        return replace(snapshot, provider=self.name, simulated=False, underlying_close=snapshot.underlying_close + 1)
 
 
 def ledger_by_provider(db) -> dict[str, int]:  # noqa: ANN001
@@ -36,7 +24,7 @@ def test_a_real_source_replaces_simulated_days_and_a_simulated_one_never_overwri
     assert backfill_options(start_date=START, end_date=END, provider="synthetic").days_succeeded == 4
     simulated_rows = count(db, "options_chains")
 
-    real = RecordingProvider(RealTiny(), name="real-tiny")
+    real = RecordingProvider(RealTinyProvider("real-tiny", close_offset=1.0), name="real-tiny")
     with registered(real):
         summary = backfill_options(start_date=START, end_date=END, provider="real-tiny")
     assert (summary.days_succeeded, summary.days_skipped) == (4, 0)  # not "complete": replaced

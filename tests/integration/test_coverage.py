@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -11,21 +10,13 @@ from charts.coverage import MISSING_COLOUR, PROVIDER_COLOURS, SIMULATED_COLOUR
 from store.__main__ import main as store_main
 from tests.days import day_request, run_day
 from tests.dbutil import seed_watchlist
-from tests.doubles import TinyChainProvider
-
-
-class Polygonish(TinyChainProvider):
-    name = "polygon"
-    simulated = False
-
-    def fetch_chain(self, symbol, session, *, large=False):  # noqa: ANN001, ANN201
-        return replace(super().fetch_chain(symbol, session, large=large), provider=self.name, simulated=False)
+from tests.doubles import RealTinyProvider, TinyChainProvider
 
 
 def test_the_grid_names_each_symbol_days_source_and_the_command_fills_exactly_the_gaps(db, database_url, capsys):
     seed_watchlist(db, ["AAPL", "SPY"])
     run_day(date(2025, 12, 9), day_request("tiny"), TinyChainProvider(), database_url)  # simulated, both
-    run_day(date(2025, 12, 10), day_request("polygon", symbols=("SPY",)), Polygonish(), database_url)
+    run_day(date(2025, 12, 10), day_request("polygon", symbols=("SPY",)), RealTinyProvider("polygon"), database_url)
 
     assert store_main(["coverage", "--start-date", "2025-12-09", "--end-date", "2025-12-12"]) == 0
 
@@ -46,7 +37,7 @@ def test_the_grid_names_each_symbol_days_source_and_the_command_fills_exactly_th
 
 def test_a_complete_window_says_nothing_is_missing(db, database_url, capsys):
     seed_watchlist(db, ["SPY"])
-    run_day(date(2025, 12, 9), day_request("polygon"), Polygonish(), database_url)
+    run_day(date(2025, 12, 9), day_request("polygon"), RealTinyProvider("polygon"), database_url)
     assert store_main(["coverage", "--start-date", "2025-12-09", "--end-date", "2025-12-09", "--symbols", "SPY"]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "nothing missing"
 
@@ -66,7 +57,9 @@ def _rgb(hex_colour: str) -> tuple[int, int, int]:
 def test_the_heatmap_draws_each_kind_of_cell_in_its_colour_and_in_proportion(db, database_url, tmp_path, capsys):
     seed_watchlist(db, ["AAPL", "SPY"])
     run_day(date(2025, 12, 9), day_request("tiny"), TinyChainProvider(), database_url)  # 2 simulated
-    run_day(date(2025, 12, 10), day_request("polygon", symbols=("SPY",)), Polygonish(), database_url)  # 1 real
+    run_day(
+        date(2025, 12, 10), day_request("polygon", symbols=("SPY",)), RealTinyProvider("polygon"), database_url
+    )  # 1 real
     png = tmp_path / "maps" / "coverage.png"
 
     assert store_main(["coverage", "--start-date", "2025-12-09", "--end-date", "2025-12-12", "--png", str(png)]) == 0

@@ -5,7 +5,6 @@ whole; after the commit it sees the new day, whole; never a mix, an empty day or
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 from datetime import date
 
 import psycopg2
@@ -13,24 +12,10 @@ import pytest
 
 from tests.days import day_request, run_day
 from tests.dbutil import seed_watchlist
-from tests.doubles import TinyChainProvider
+from tests.doubles import RealTinyProvider
 
 SESSION = date(2025, 12, 10)
 GATE = 424242  # the advisory lock key the test holds to stop the writer mid-transaction
-
-
-class Real(TinyChainProvider):
-    """A real (not simulated) source under its own name; each source prices the chain differently."""
-
-    simulated = False
-
-    def __init__(self, name: str, bid_offset: float) -> None:
-        self.name, self.bid_offset = name, bid_offset
-
-    def fetch_chain(self, symbol, session, *, large=False):  # noqa: ANN001, ANN201
-        snapshot = super().fetch_chain(symbol, session, large=large)
-        quotes = tuple(replace(quote, bid=(quote.bid or 0.0) + self.bid_offset) for quote in snapshot.quotes)
-        return replace(snapshot, provider=self.name, simulated=False, quotes=quotes)
 
 
 def what_a_reader_sees(reader) -> tuple[str | None, int | None, int, float]:  # noqa: ANN001
@@ -64,7 +49,7 @@ def gate(database_url: str):  # noqa: ANN201
 def test_a_reader_sees_the_old_day_or_the_new_one_never_a_mix(db, database_url, gate):
     seed_watchlist(db, ["AAPL"])
     # The first write passes the gate (nobody holds it yet).
-    assert run_day(SESSION, day_request("alpha"), Real("alpha", 0.0), database_url).status == "succeeded"
+    assert run_day(SESSION, day_request("alpha"), RealTinyProvider("alpha"), database_url).status == "succeeded"
     reader = psycopg2.connect(database_url)
     reader.autocommit = True
     old = what_a_reader_sees(reader)
@@ -75,7 +60,7 @@ def test_a_reader_sees_the_old_day_or_the_new_one_never_a_mix(db, database_url, 
     reports = []
     writer = threading.Thread(
         target=lambda: reports.append(
-            run_day(SESSION, day_request("beta", replace=True), Real("beta", 1.0), database_url)
+            run_day(SESSION, day_request("beta", replace=True), RealTinyProvider("beta", bid_offset=1.0), database_url)
         )
     )
     writer.start()

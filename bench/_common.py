@@ -7,10 +7,12 @@ deleted at the end), never against the project's `.kapman` data directory or `DA
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -164,3 +166,20 @@ def median_and_spread(values: Sequence[float], digits: int) -> tuple[float, str]
 def figures(name: str, **values: object) -> str:
     """One line: `name key=value ...` (callers round their numbers)."""
     return " ".join([name, *(f"{key}={value}" for key, value in values.items())])
+
+
+def run_child(script: str, database_url: str, argv: list[str], what: str) -> dict:
+    """Run `script --child ARGV` in a fresh Python process on `database_url` (its own peak memory);
+    returns the last JSON line it printed, or stops the bench naming `what` failed."""
+    result = subprocess.run(
+        [sys.executable, str(Path(script).resolve()), "--child", *argv],
+        cwd=REPO_ROOT,
+        env={**os.environ, "DATABASE_URL": database_url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        raise SystemExit(f"{what} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
+    return json.loads(lines[-1])

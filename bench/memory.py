@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 from datetime import date
 from pathlib import Path
@@ -25,12 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import (  # noqa: E402
     MIN_ROUNDS,
-    REPO_ROOT,
     embedded_server,
     figures,
     isolate_environment,
     median_and_spread,
     quiet_logs,
+    run_child,
 )
 
 LAST_SESSION = date(2025, 12, 22)
@@ -79,32 +77,16 @@ def child(sessions: int) -> None:
     )
 
 
-def run_child(database_url: str, sessions: int) -> dict:
-    environment = {**os.environ, "DATABASE_URL": database_url}
-    result = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--child", str(sessions)],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode != 0 or not lines:
-        raise SystemExit(f"the {sessions}-session backfill failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
-    return json.loads(lines[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--symbols", type=int, default=25)
     parser.add_argument("--short", type=int, default=5)
     parser.add_argument("--long", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=MIN_ROUNDS, help=f"at least {MIN_ROUNDS}, interleaved")
-    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child)
+        child(int(args.child[0]))
         return
     isolate_environment()
 
@@ -121,7 +103,7 @@ def main() -> None:
                 connection = connect(DatabaseTarget(url=url, embedded=False))
                 load_symbols(connection, symbols, source="bench")
                 connection.close()
-                results[sessions].append(run_child(url, sessions))
+                results[sessions].append(run_child(__file__, url, [str(sessions)], f"the {sessions}-session backfill"))
 
     short, long = results[args.short], results[args.long]
     mib = 1024.0

@@ -433,26 +433,26 @@ def run_sessions(plan: RunPlan, *, artifact_prefix: str = "options-ingest") -> l
 def _not_yet_available(session: date, plan: RunPlan) -> DayReport:
     """A session of the range that had not closed yet: reported, never a failure (re-run it later)."""
     logger.info("NOT YET AVAILABLE session=%s: it has not closed yet; run it after the close", session.isoformat())
-    return DayReport(
-        session=session,
-        snapshot_time=plan.request.snapshot_time_for(session),
-        status=DayStatus.NOT_YET_AVAILABLE,
-        provider=plan.request.provider,
-        symbols_total=len(plan.symbols),
-        error="not yet available: the session has not closed",
+    return _unrun_day(
+        session, plan, DayStatus.NOT_YET_AVAILABLE, "not yet available: the session has not closed", failed=False
     )
 
 
 def _not_attempted(session: date, plan: RunPlan, stopped: DayReport) -> DayReport:
     """A day the run did not start because the source refused the run itself (e.g. quota spent)."""
+    return _unrun_day(session, plan, DayStatus.FAILED, f"not attempted: {stopped.error}", failed=True)
+
+
+def _unrun_day(session: date, plan: RunPlan, status: DayStatus, error: str, *, failed: bool) -> DayReport:
+    """The report of a day no task ran: every symbol counted, failed or not, with why."""
     return DayReport(
         session=session,
         snapshot_time=plan.request.snapshot_time_for(session),
-        status=DayStatus.FAILED,
+        status=status,
         provider=plan.request.provider,
         symbols_total=len(plan.symbols),
-        symbols_failed=len(plan.symbols),
-        error=f"not attempted: {stopped.error}",
+        symbols_failed=len(plan.symbols) if failed else 0,
+        error=error,
     )
 
 

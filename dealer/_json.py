@@ -1,6 +1,7 @@
 """Rounding for the JSON the dealer model emits: fixed precision per unit, never NaN or -0.0."""
 
 import math
+from collections.abc import Iterable
 
 MONEY_DIGITS = 2  # dollars of GEX
 PRICE_DIGITS = 4  # strikes, spot, flip; matches numeric(12,4) strikes
@@ -15,6 +16,13 @@ def json_number(value: float | None, digits: int) -> float | None:
     if not math.isfinite(number):
         return None
     return round(number, digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def json_numbers(values: Iterable[float | None], digits: int) -> list[float | None]:
+    """`json_number` of each of `values` (Python floats or None), without a function call per value:
+    the per-strike and profile curves hold hundreds of numbers a ticker-day."""
+    isfinite = math.isfinite
+    return [round(value, digits) + 0.0 if value is not None and isfinite(value) else None for value in values]
 
 
 def optional_float(value: float | int | None) -> float | None:

@@ -124,44 +124,55 @@ def nearest_zero_crossing(levels: NDArray[np.float64], values: NDArray[np.float6
     return float(crossings[np.argmin(np.abs(crossings - target))])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ProfileReading:
-    """What the snapshot takes from the profile: the flip, the slope at spot and the value at spot."""
+    """What the snapshot takes from the profile: the flip, the slope at spot, the value at spot and
+    the curve on every `stride`-th grid level (the stored profile)."""
 
     gamma_flip: float | None
     slope: float
     at_spot: float
+    kept: NDArray[np.float64]
 
 
-def read_profile(profile: GammaProfile, levels: NDArray[np.float64], spot: float) -> ProfileReading:
+def read_profile(profile: GammaProfile, levels: NDArray[np.float64], spot: float, stride: int = 1) -> ProfileReading:
     """The profile's nearest crossing of zero over `levels` (exactly what `nearest_zero_crossing` of
-    the whole grid gives), its central-difference slope at spot with h = one grid step, and its value
-    at spot, evaluated together, usually on a band of the grid only.
+    the whole grid gives), its central-difference slope at spot with h = one grid step, its value at
+    spot and its values on every `stride`-th level, evaluated together in one product, usually on
+    part of the grid only.
 
-    The band of `FIRST_BAND_STEPS` levels either side of spot's node is evaluated first. A crossing
-    outside the band lies beyond the band's last level, so a band crossing strictly nearer spot than
-    both band edges, found with no exact zero in the band, is the grid's nearest; otherwise the rest
-    of the grid is evaluated and the whole grid decides.
+    The kept levels, the band of `FIRST_BAND_STEPS` levels either side of spot's node and the three
+    points at and around spot are evaluated first. A crossing outside the band lies beyond the
+    band's last level, so a band crossing strictly nearer spot than both band edges, found with no
+    exact zero in the band, is the grid's nearest; otherwise the rest of the grid is evaluated and
+    the whole grid decides.
     """
     step = float(levels[1] - levels[0])
     middle = int(np.argmin(np.abs(levels - spot)))
     first = max(0, middle - FIRST_BAND_STEPS)
     last = min(levels.size - 1, middle + FIRST_BAND_STEPS)
-    band_levels = levels[first : last + 1]
-    values = profile.at(np.concatenate([band_levels, [spot, spot - step, spot + step]]))
-    band, (at_spot, below, above) = values[:-3], values[-3:]
-    slope = float((above - below) / (2.0 * step))
+    wanted = np.zeros(levels.size, dtype=bool)
+    wanted[::stride] = True
+    wanted[first : last + 1] = True
+    known = np.full(levels.size, np.nan)
+    evaluated = np.flatnonzero(wanted)
+    values = profile.at(np.concatenate([levels[evaluated], [spot, spot - step, spot + step]]))
+    known[evaluated] = values[:-3]
+    at_spot, below, above = values[-3:].tolist()
+    slope = (above - below) / (2.0 * step)
+    band = known[first : last + 1]
     if np.all(band != 0.0):
-        crossing = nearest_zero_crossing(band_levels, band, spot)
+        crossing = nearest_zero_crossing(levels[first : last + 1], band, spot)
         reach = min(
             levels[last] - spot if last < levels.size - 1 else math.inf,
             spot - levels[first] if first > 0 else math.inf,
         )
         if crossing is not None and abs(crossing - spot) < reach:
-            return ProfileReading(crossing, slope, float(at_spot))
-    rest = profile.at(np.concatenate([levels[:first], levels[last + 1 :]]))
-    whole = np.concatenate([rest[:first], band, rest[first:]])
-    return ProfileReading(nearest_zero_crossing(levels, whole, spot), slope, float(at_spot))
+            return ProfileReading(crossing, slope, at_spot, known[::stride])
+    rest = np.flatnonzero(~wanted)
+    if rest.size:
+        known[rest] = profile.at(levels[rest])
+    return ProfileReading(nearest_zero_crossing(levels, known, spot), slope, at_spot, known[::stride])
 
 
 def gamma_flip(profile: GammaProfile, levels: NDArray[np.float64], spot: float) -> float | None:

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from dealer._json import MONEY_DIGITS, PRICE_DIGITS, RATIO_DIGITS, json_number, optional_float
+from dealer._json import MONEY_DIGITS, PRICE_DIGITS, RATIO_DIGITS, json_number, json_numbers, optional_float
 from dealer.chain import ChainArrays
 from dealer.config import DEFAULT_CONFIG, MODEL_VERSION, DealerConfig
 from dealer.eligibility import Eligibility, ExclusionCounts, classify_contracts
-from dealer.exposure import StrikeGex, Wall, contract_gex, strike_breakdown, top_walls
+from dealer.exposure import StrikeCurve, StrikeGex, Wall, contract_gex, strike_gex_json
 from dealer.pricing import PricingInputs, pricing_inputs
 from dealer.profile import prepare_profile, read_profile, spot_levels
 
@@ -124,10 +124,8 @@ class SnapshotMetrics:
             "include_expiring": self.include_expiring,
             "pricing": self.pricing.to_json(),
             "profile_gap": json_number(self.profile_gap, RATIO_DIGITS + 2),
-            "strike_gex": [row.to_json() for row in self.strike_gex],
-            "gex_profile": [
-                [json_number(level, PRICE_DIGITS), json_number(gex, MONEY_DIGITS)] for level, gex in self.gex_profile
-            ],
+            "strike_gex": strike_gex_json(self.strike_gex),
+            "gex_profile": _profile_json(self.gex_profile),
         }
 
     @classmethod
@@ -167,6 +165,17 @@ class SnapshotMetrics:
             strike_gex=tuple(StrikeGex.from_json(row) for row in data.get("strike_gex", [])),
             gex_profile=tuple((float(level), float(gex)) for level, gex in data.get("gex_profile", [])),
         )
+
+
+def _profile_json(profile: tuple[tuple[float, float], ...]) -> list[list[float | None]]:
+    """`[level, net GEX]` of every profile point, rounded a column at a time."""
+    if not profile:
+        return []
+    levels, values = zip(*profile, strict=True)
+    return [
+        list(point)
+        for point in zip(json_numbers(levels, PRICE_DIGITS), json_numbers(values, MONEY_DIGITS), strict=True)
+    ]
 
 
 def usable_spot(spot: float | None) -> float | None:
@@ -299,18 +308,17 @@ def _exposure_metrics(chain: ChainArrays, spot: float, config: DealerConfig) -> 
     gex_gross = float(np.abs(gex).sum())
     dgpi = None if gex_gross == 0.0 else max(-100.0, min(100.0, 100.0 * gex_net / gex_gross))
     in_band = np.abs(chain.strike - spot) <= config.wall_band * spot
-    call_side = in_band & calls
-    put_side = in_band & ~calls
+    curve = StrikeCurve.of(chain.strike[in_band], gex[in_band], calls[in_band])
     return {
-        "strike_gex": strike_breakdown(chain.strike[in_band], gex[in_band], calls[in_band]),
+        "strike_gex": curve.rows(),
         "gex_net": gex_net,
         "gex_gross": gex_gross,
         "gex_calls": float(gex[calls].sum()),
         "gex_puts": float(gex[~calls].sum()),
         "dgpi": dgpi,
         "position": classify_position(dgpi, config),
-        "call_walls": top_walls(chain.strike[call_side], gex[call_side], spot, config.walls_top_n),
-        "put_walls": top_walls(chain.strike[put_side], gex[put_side], spot, config.walls_top_n),
+        "call_walls": curve.call_walls(spot, config.walls_top_n),
+        "put_walls": curve.put_walls(spot, config.walls_top_n),
     }
 
 
@@ -331,10 +339,9 @@ def _profile_metrics(
     levels = spot_levels(spot, config)
     profile = prepare_profile(profile_chain, pricing, float(levels[0]), float(levels[-1]))
     gross = exposure["gex_gross"]
-    reading = read_profile(profile, levels, spot)
-    kept = levels[::PROFILE_STRIDE]
+    reading = read_profile(profile, levels, spot, PROFILE_STRIDE)
     return {
-        "gex_profile": tuple(zip(kept.tolist(), profile.at(kept).tolist(), strict=True)),
+        "gex_profile": tuple(zip(levels[::PROFILE_STRIDE].tolist(), reading.kept.tolist(), strict=True)),
         "gamma_flip": reading.gamma_flip,
         "gex_slope": reading.slope,
         "profile_gap": (reading.at_spot - exposure["gex_net"]) / gross if gross > 0.0 else None,

@@ -10,9 +10,14 @@ their ledger rows and closes. Then, in every round and for each size, interleave
   binary COPY of the ticker's chains, each snapshot computed once with its 5 prior sessions, one
   upsert), with the previous round's dealer rows deleted first so every round writes them;
 - `read`: the same rows merely read out of PostgreSQL (a binary COPY of the stored columns the
-  metrics use, into a sink that keeps nothing): the floor of this job.
-`fraction_of_read` is read time / path time in the same round, and `read_ticker_days_per_s` the
-read alone as a rate (the ceiling any path that reads the rows can reach). The line reports the
+  metrics use, into a sink that keeps nothing): the floor of this job;
+- `compute`: the path's middle phase alone (`compute_ticker` on inputs loaded before the round:
+  every snapshot, history, the JSON text), no database;
+- `write`: the path's last phase alone (`upsert_dealer_metrics` of the rows `compute` made, the
+  table cleared first).
+`fraction_of_read` is read time / path time in the same round; `read`, `compute` and `write` are
+also printed as rates, and `compute_write` as the rate of those two together: the ceiling of any
+path that computes and stores this JSON, even one whose read cost nothing. Each figure is the
 median and the spread (min..max) over the rounds.
 """
 
@@ -37,9 +42,9 @@ from bench._common import embedded_server, figures, isolate_environment, quiesce
 from dealer.black_scholes import bs_gamma, year_fraction  # noqa: E402
 from markets.calendar import get_calendar  # noqa: E402
 from markets.snapshot import snapshot_time_for  # noqa: E402
-from store.dealer_rows import copy_binary  # noqa: E402
+from store.dealer_rows import DealerRow, copy_binary, upsert_dealer_metrics  # noqa: E402
 from store.tickers import ensure_tickers, ticker_ids  # noqa: E402
-from tasks.dealer_metrics import run_dealer_metrics  # noqa: E402
+from tasks.dealer_metrics import TickerInputs, compute_ticker, load_ticker_inputs, run_dealer_metrics  # noqa: E402
 
 LOOKBACK_SESSIONS = 5
 # Expirations (calendar days) per chain size; the last ones are beyond max_dte, 0 expires that day.
@@ -167,6 +172,31 @@ def run_read(connection: psycopg2.extensions.connection, universe: Universe, nee
     return time.perf_counter() - started
 
 
+def load_inputs(connection: psycopg2.extensions.connection, universe: Universe) -> list[TickerInputs]:
+    """Every ticker's inputs, read once before the rounds (the `compute` phase times no I/O)."""
+    inputs = [
+        load_ticker_inputs(connection, symbol, list(universe.sessions), lookback_sessions=LOOKBACK_SESSIONS)
+        for symbol in universe.symbols
+    ]
+    return [ticker for ticker in inputs if ticker is not None]
+
+
+def run_compute(inputs: Sequence[TickerInputs]) -> tuple[float, list[list[DealerRow]]]:
+    """Seconds to compute every ticker's results and rows from loaded inputs, and the rows."""
+    started = time.perf_counter()
+    rows = [compute_ticker(ticker, lookback_sessions=LOOKBACK_SESSIONS)[1] for ticker in inputs]
+    return time.perf_counter() - started, rows
+
+
+def run_write(connection: psycopg2.extensions.connection, url: str, rows: Sequence[list[DealerRow]]) -> float:
+    """Seconds to upsert every ticker's rows into a cleared table, one statement per ticker."""
+    clear_results(url)
+    started = time.perf_counter()
+    for ticker_rows in rows:
+        upsert_dealer_metrics(connection, ticker_rows)
+    return time.perf_counter() - started
+
+
 def clear_results(url: str) -> None:
     connection = psycopg2.connect(url)
     try:
@@ -175,6 +205,11 @@ def clear_results(url: str) -> None:
     finally:
         connection.close()
     quiesce(url, ("daily_snapshots",))
+
+
+# Every round runs each phase once; odd rounds run the pairs the other way round (`write` stores what
+# `compute` made, so it always follows it).
+PHASES = ("path", "read", "compute", "write")
 
 
 def spread(values: Sequence[float], digits: int) -> str:
@@ -205,40 +240,55 @@ def main() -> None:
         quiesce(url, ("options_chains", "chain_snapshots", "ohlcv"))
         connection = psycopg2.connect(url)
         try:
-            paths: dict[int, list[float]] = {universe.contracts: [] for universe in universes}
-            reads: dict[int, list[float]] = {universe.contracts: [] for universe in universes}
+            inputs = {universe.contracts: load_inputs(connection, universe) for universe in universes}
+            seconds: dict[tuple[int, str], list[float]] = {}
             for round_number in range(max(3, args.rounds)):
-                # Interleaved: each size's path and read back to back, the order flipped every round.
+                # Interleaved: each size's phases back to back, their order reversed every other round.
                 for universe in universes if round_number % 2 == 0 else universes[::-1]:
                     clear_results(url)
-                    phases = ("path", "read") if round_number % 2 == 0 else ("read", "path")
+                    phases = PHASES if round_number % 2 == 0 else ("compute", "write", "read", "path")
                     for phase in phases:
                         if phase == "path":
-                            paths[universe.contracts].append(run_path(connection, universe))
+                            took = run_path(connection, universe)
+                        elif phase == "read":
+                            took = run_read(connection, universe, stored)
+                        elif phase == "compute":
+                            took, rows = run_compute(inputs[universe.contracts])
                         else:
-                            reads[universe.contracts].append(run_read(connection, universe, stored))
+                            took = run_write(connection, url, rows)
+                        seconds.setdefault((universe.contracts, phase), []).append(took)
         finally:
             connection.close()
 
     for universe in universes:
         ticker_days = len(universe.symbols) * len(universe.sessions)
-        rates = [ticker_days / seconds for seconds in paths[universe.contracts]]
-        fractions = [
-            read / path for read, path in zip(reads[universe.contracts], paths[universe.contracts], strict=True)
+
+        def phase(name: str, size: int = universe.contracts) -> list[float]:
+            return seconds[(size, name)]
+
+        rates = {name: [ticker_days / took for took in phase(name)] for name in PHASES}
+        rates["compute_write"] = [
+            ticker_days / (compute + write) for compute, write in zip(phase("compute"), phase("write"), strict=True)
         ]
-        read_rates = [ticker_days / seconds for seconds in reads[universe.contracts]]
+        fractions = [read / path for read, path in zip(phase("read"), phase("path"), strict=True)]
         print(
             figures(
                 "dealer_metrics",
                 contracts_per_day=universe.contracts,
                 ticker_days=ticker_days,
-                rounds=len(rates),
-                ticker_days_per_s_median=round(statistics.median(rates), 1),
-                ticker_days_per_s_spread=spread(rates, 1),
+                rounds=len(fractions),
+                ticker_days_per_s_median=round(statistics.median(rates["path"]), 1),
+                ticker_days_per_s_spread=spread(rates["path"], 1),
                 fraction_of_read_median=round(statistics.median(fractions), 3),
                 fraction_of_read_spread=spread(fractions, 3),
-                read_ticker_days_per_s_median=round(statistics.median(read_rates), 1),
-                read_ticker_days_per_s_spread=spread(read_rates, 1),
+                **{
+                    f"{name}_ticker_days_per_s_{figure}": value
+                    for name in ("read", "compute", "write", "compute_write")
+                    for figure, value in (
+                        ("median", round(statistics.median(rates[name]), 1)),
+                        ("spread", spread(rates[name], 1)),
+                    )
+                },
             )
         )
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 import psycopg2.extensions
@@ -135,6 +135,93 @@ def _error(symbol: str, session: date, exc: BaseException) -> TickerDayMetrics:
     return TickerDayMetrics(symbol, session, TickerDayStatus.ERROR, "error", None, error=str(exc))
 
 
+@dataclass(frozen=True)
+class TickerInputs:
+    """Everything one ticker's run reads from the store, before any math: the sessions asked, the
+    prior sessions each one's history needs, the ledger of complete snapshots, their chains as
+    columns and the spots (estimated ones flagged)."""
+
+    symbol: str
+    ticker_id: str
+    sessions: list[date]
+    priors: dict[date, list[date]]
+    times: dict[date, datetime]
+    ledger: dict[datetime, LedgerEntry]
+    complete: list[date]
+    chains: dict[datetime, ChainColumns]
+    spots: dict[date, float]
+    estimated: frozenset[date]
+
+
+def load_ticker_inputs(
+    connection: psycopg2.extensions.connection,
+    symbol: str,
+    sessions: list[date],
+    *,
+    lookback_sessions: int = 5,
+    calendar: str = "XNYS",
+) -> TickerInputs | None:
+    """The ticker's inputs for `sessions` and their priors, in four queries (one binary COPY for
+    every chain); None when the ticker is not in the store."""
+    trading_calendar = get_calendar(calendar)
+    priors = {session: previous_sessions(trading_calendar, session, lookback_sessions) for session in sessions}
+    needed = sorted(set(sessions).union(*priors.values()))
+    times = {session: snapshot_time_for(session) for session in needed}
+    ticker_id = ticker_ids(connection, [symbol]).get(symbol)
+    if ticker_id is None:
+        return None
+    ledger = complete_snapshots(connection, ticker_id, list(times.values()))
+    complete = [session for session in needed if times[session] in ledger]
+    chains = load_chain_columns(connection, ticker_id, [times[session] for session in complete])
+    spots = session_closes(connection, ticker_id, complete)
+    # Where the source had no close, an estimate recorded with the day stands in, flagged.
+    estimated = frozenset(
+        session
+        for session in complete
+        if session not in spots and ledger[times[session]].close_estimated and ledger[times[session]].underlying_close
+    )
+    spots.update({session: ledger[times[session]].underlying_close for session in estimated})
+    return TickerInputs(symbol, ticker_id, sessions, priors, times, ledger, complete, chains, spots, estimated)
+
+
+def compute_ticker(
+    inputs: TickerInputs, *, lookback_sessions: int = 5, config: DealerConfig = DEFAULT_CONFIG
+) -> tuple[dict[date, TickerDayMetrics], list[DealerRow]]:
+    """Each session's result and the rows to write: every needed snapshot computed once (a failure
+    stays with its own session and the days whose history needs it), no database involved."""
+    times, ledger = inputs.times, inputs.ledger
+    snapshots: dict[date, SnapshotMetrics] = {}
+    failed: dict[date, Exception] = {}
+    for session in inputs.complete:
+        try:
+            snapshots[session] = _snapshot(
+                inputs.chains.get(times[session]),
+                session,
+                inputs.spots.get(session),
+                ledger[times[session]],
+                session in inputs.estimated,
+                config,
+            )
+        except Exception as exc:  # a bad ticker-day is reported with its own session only
+            failed[session] = exc
+
+    results: dict[date, TickerDayMetrics] = {}
+    rows: list[DealerRow] = []
+    for session in inputs.sessions:
+        try:
+            if session in failed:
+                raise failed[session]
+            result, payload = _one_day(
+                inputs.symbol, session, inputs.priors[session], snapshots, failed, ledger.get(times[session]),
+                lookback_sessions, spot_estimated=session in inputs.estimated,
+            )  # fmt: skip
+            rows.append(DealerRow(daily_snapshot_time(session), inputs.ticker_id, dealer_json(payload), MODEL_VERSION))
+            results[session] = result
+        except Exception as exc:  # a bad ticker-day is reported; the batch goes on
+            results[session] = _error(inputs.symbol, session, exc)
+    return results, rows
+
+
 def run_dealer_metrics(
     connection: psycopg2.extensions.connection,
     symbol: str,
@@ -146,15 +233,12 @@ def run_dealer_metrics(
 ) -> list[TickerDayMetrics]:
     """Compute and upsert metrics for `symbol` on each session; one bad day never stops the rest.
 
-    The ticker's chains are read in one go, each needed snapshot computed once (a failure stays with
-    its own session), and the results written in one statement.
+    Three phases, each its own function (and timed on its own by `bench/dealer_metrics.py`): the
+    ticker's inputs are read in one go, each needed snapshot computed once, and the results
+    written in one statement.
     """
-    trading_calendar = get_calendar(calendar)
-    priors = {session: previous_sessions(trading_calendar, session, lookback_sessions) for session in sessions}
-    needed = sorted(set(sessions).union(*priors.values()))
-    times = {session: snapshot_time_for(session) for session in needed}
-    ticker_id = ticker_ids(connection, [symbol]).get(symbol)
-    if ticker_id is None:
+    inputs = load_ticker_inputs(connection, symbol, sessions, lookback_sessions=lookback_sessions, calendar=calendar)
+    if inputs is None:
         return [
             TickerDayMetrics(
                 symbol,
@@ -166,47 +250,7 @@ def run_dealer_metrics(
             )
             for session in sessions
         ]
-    ledger = complete_snapshots(connection, ticker_id, list(times.values()))
-    complete = [session for session in needed if times[session] in ledger]
-    chains = load_chain_columns(connection, ticker_id, [times[session] for session in complete])
-    spots = session_closes(connection, ticker_id, complete)
-    # Where the source had no close, an estimate recorded with the day stands in, flagged.
-    estimated = {
-        session
-        for session in complete
-        if session not in spots and ledger[times[session]].close_estimated and ledger[times[session]].underlying_close
-    }
-    spots.update({session: ledger[times[session]].underlying_close for session in estimated})
-
-    snapshots: dict[date, SnapshotMetrics] = {}
-    failed: dict[date, Exception] = {}
-    for session in complete:
-        try:
-            snapshots[session] = _snapshot(
-                chains.get(times[session]),
-                session,
-                spots.get(session),
-                ledger[times[session]],
-                session in estimated,
-                config,
-            )
-        except Exception as exc:  # a bad ticker-day is reported with its own session only
-            failed[session] = exc
-
-    results: dict[date, TickerDayMetrics] = {}
-    rows: list[DealerRow] = []
-    for session in sessions:
-        try:
-            if session in failed:
-                raise failed[session]
-            result, payload = _one_day(
-                symbol, session, priors[session], snapshots, failed, ledger.get(times[session]), lookback_sessions,
-                spot_estimated=session in estimated,
-            )  # fmt: skip
-            rows.append(DealerRow(daily_snapshot_time(session), ticker_id, dealer_json(payload), MODEL_VERSION))
-            results[session] = result
-        except Exception as exc:  # a bad ticker-day is reported; the batch goes on
-            results[session] = _error(symbol, session, exc)
+    results, rows = compute_ticker(inputs, lookback_sessions=lookback_sessions, config=config)
     try:
         upsert_dealer_metrics(connection, rows)
     except Exception as exc:  # nothing of this ticker was written

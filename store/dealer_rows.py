@@ -21,48 +21,33 @@ from store.chains import LEDGER_SELECT, LedgerEntry
 from store.connection import transaction
 from store.schema import table_columns
 
-# Binary COPY of one stored contract: every value fixed-width and never NULL (NULLs are mapped to
-# NaN or a sentinel in SQL), so the whole answer is one numpy structured array, read without a
-# Python object per row. Big-endian, as PostgreSQL's binary COPY format sends it.
-_CONTRACT_RECORD = np.dtype(
-    [
-        ("fields", ">i2"),
-        ("time_length", ">i4"),
-        ("time", ">i8"),  # timestamptz: microseconds since 2000-01-01 UTC
-        ("expiration_length", ">i4"),
-        ("expiration", ">i4"),  # days since 2000-01-01; MISSING_EXPIRATION where NULL
-        ("strike_length", ">i4"),
-        ("strike", ">f8"),
-        ("type_length", ">i4"),
-        ("call_code", ">i2"),  # 1 call, 0 put, -1 anything else
-        ("gamma_length", ">i4"),
-        ("gamma", ">f8"),
-        ("open_interest_length", ">i4"),
-        ("open_interest", ">f8"),
-        ("iv_length", ">i4"),
-        ("implied_volatility", ">f8"),
-    ]
-)
-_FIELD_LENGTHS = {
-    "time_length": 8,
-    "expiration_length": 4,
-    "strike_length": 8,
-    "type_length": 2,
-    "gamma_length": 8,
-    "open_interest_length": 8,
-    "iv_length": 8,
-}
 MISSING_EXPIRATION = -(2**31)
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _PG_EPOCH_DAY = date(2000, 1, 1).toordinal()
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+# One row per snapshot time: its contracts as arrays, one per column, aggregated in one pass so they
+# stay aligned. Every element is fixed-width and never NULL (NULLs become NaN or a sentinel in SQL),
+# so each array is read with one numpy view, and a ticker's answer is a few dozen COPY rows rather
+# than one per contract (the client's cost no longer grows with the contracts).
 _CONTRACTS_QUERY = (
-    f"COPY (SELECT time, COALESCE(expiration_date - DATE '2000-01-01', {MISSING_EXPIRATION}), "
-    "COALESCE(strike_price::float8, 'NaN'), (CASE option_type WHEN 'C' THEN 1 WHEN 'P' THEN 0 ELSE -1 END)::int2, "
-    "COALESCE(gamma::float8, 'NaN'), COALESCE(open_interest::float8, 'NaN'), "
-    "COALESCE(implied_volatility::float8, 'NaN') FROM options_chains "
-    "WHERE ticker_id = %s AND time = ANY(%s::timestamptz[])) TO STDOUT (FORMAT binary)"
+    "COPY (SELECT time, "
+    f"array_agg(COALESCE(expiration_date - DATE '2000-01-01', {MISSING_EXPIRATION})), "
+    "array_agg(COALESCE(strike_price::float8, 'NaN')), "
+    "array_agg((CASE option_type WHEN 'C' THEN 1 WHEN 'P' THEN 0 ELSE -1 END)::int2), "
+    "array_agg(COALESCE(gamma::float8, 'NaN')), array_agg(COALESCE(open_interest::float8, 'NaN')), "
+    "array_agg(COALESCE(implied_volatility::float8, 'NaN')) FROM options_chains "
+    "WHERE ticker_id = %s AND time = ANY(%s::timestamptz[]) GROUP BY time) TO STDOUT (FORMAT binary)"
 )
+# The arrays of a `_CONTRACTS_QUERY` row in order: ChainColumns field and big-endian element type.
+_ARRAY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("expiration_day", ">i4"),
+    ("strike", ">f8"),
+    ("call_code", ">i2"),
+    ("gamma", ">f8"),
+    ("open_interest", ">f8"),
+    ("implied_volatility", ">f8"),
+)
+_NATIVE = {">i4": np.int32, ">i2": np.int16, ">f8": np.float64}
 
 
 @dataclass(frozen=True)
@@ -102,58 +87,60 @@ def copy_binary(connection: psycopg2.extensions.connection, query: str, paramete
     return buffer.getvalue()
 
 
-def _contract_records(answer: bytes) -> np.ndarray:
-    """Parse a binary COPY answer of `_CONTRACTS_QUERY` into `_CONTRACT_RECORD`s."""
-    if not answer.startswith(_COPY_SIGNATURE):
+def _layout_error() -> ValueError:
+    return ValueError("binary COPY answer of unexpected layout")
+
+
+def _read_array(answer: bytes, offset: int, element: str) -> tuple[np.ndarray, int]:
+    """A one-dimensional array without NULLs at `offset` of a binary COPY answer (its int32 length
+    first): the values as a native numpy array, and the offset after it."""
+    length = int.from_bytes(answer[offset : offset + 4], "big", signed=True)
+    start = offset + 4
+    header = np.frombuffer(answer, dtype=">i4", count=5, offset=start)
+    if length < 20 or header[0] != 1 or header[1] != 0 or header[4] != 1:
+        raise _layout_error()  # not 1-dimensional, has NULLs, or not 1-based
+    count = int(header[3])
+    cells = np.frombuffer(answer, dtype=[("size", ">i4"), ("value", element)], count=count, offset=start + 20)
+    if 20 + cells.nbytes != length or np.any(cells["size"] != np.dtype(element).itemsize):
+        raise _layout_error()
+    return cells["value"].astype(_NATIVE[element]), start + length
+
+
+def _snapshot_arrays(answer: bytes) -> dict[int, ChainColumns]:
+    """Parse a binary COPY answer of `_CONTRACTS_QUERY`: microseconds since 2000-01-01 → columns."""
+    if not answer.startswith(_COPY_SIGNATURE) or answer[-2:] != b"\xff\xff":
         raise ValueError("not a PostgreSQL binary COPY answer")
-    extension = int.from_bytes(answer[15:19], "big")
-    start = 19 + extension
-    body = len(answer) - start - 2  # the trailer is an int16 -1
-    if body % _CONTRACT_RECORD.itemsize or answer[-2:] != b"\xff\xff":
-        raise ValueError("binary COPY answer of unexpected layout")
-    records = np.frombuffer(answer, dtype=_CONTRACT_RECORD, count=body // _CONTRACT_RECORD.itemsize, offset=start)
-    if records.size and (
-        np.any(records["fields"] != 7) or any(np.any(records[name] != size) for name, size in _FIELD_LENGTHS.items())
-    ):
-        raise ValueError("binary COPY answer of unexpected layout")
-    return records
+    offset = 19 + int.from_bytes(answer[15:19], "big")
+    end = len(answer) - 2  # the trailer is an int16 -1
+    chains: dict[int, ChainColumns] = {}
+    while offset < end:
+        fields = int.from_bytes(answer[offset : offset + 2], "big", signed=True)
+        time_length = int.from_bytes(answer[offset + 2 : offset + 6], "big", signed=True)
+        if fields != 1 + len(_ARRAY_COLUMNS) or time_length != 8:
+            raise _layout_error()
+        stamp = int.from_bytes(answer[offset + 6 : offset + 14], "big", signed=True)
+        offset += 14
+        columns: dict[str, np.ndarray] = {}
+        for name, element in _ARRAY_COLUMNS:
+            columns[name], offset = _read_array(answer, offset, element)
+        if len({column.size for column in columns.values()}) != 1:
+            raise _layout_error()
+        chains[stamp] = ChainColumns(**columns)
+    if offset != end:
+        raise _layout_error()
+    return chains
 
 
 def load_chain_columns(
     connection: psycopg2.extensions.connection, ticker_id: str, snapshot_times: Sequence[datetime]
 ) -> dict[datetime, ChainColumns]:
-    """Every stored contract of `ticker_id` at each of `snapshot_times`, in one binary COPY, split per
-    snapshot time with numpy (no Python object per row)."""
+    """Every stored contract of `ticker_id` at each of `snapshot_times`, in one binary COPY of one
+    row per snapshot (no Python object per contract). A time with no rows is absent."""
     if not snapshot_times:
         return {}
-    records = _contract_records(copy_binary(connection, _CONTRACTS_QUERY, (ticker_id, list(snapshot_times))))
-    if records.size == 0:
-        return {}
-    # Native-endian columns once for the whole answer, then split per snapshot time (rows arrive
-    # grouped by time in practice; a stable sort makes sure of it without reordering within a day).
-    stamps = records["time"].astype(np.int64)
-    columns = {
-        "expiration_day": records["expiration"].astype(np.int32),
-        "strike": records["strike"].astype(np.float64),
-        "call_code": records["call_code"].astype(np.int16),
-        "gamma": records["gamma"].astype(np.float64),
-        "open_interest": records["open_interest"].astype(np.float64),
-        "implied_volatility": records["implied_volatility"].astype(np.float64),
-    }
-    if np.any(stamps[1:] < stamps[:-1]):
-        order = np.argsort(stamps, kind="stable")
-        stamps = stamps[order]
-        columns = {name: column[order] for name, column in columns.items()}
-    starts = np.concatenate([[0], np.flatnonzero(np.diff(stamps)) + 1])
-    ends = np.concatenate([starts[1:], [stamps.size]])
     by_micros = {_microseconds(stamp): stamp for stamp in snapshot_times}
-    chains: dict[datetime, ChainColumns] = {}
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        stamp = by_micros.get(int(stamps[start]))
-        if stamp is None:  # pragma: no cover - the query asked for these times only
-            continue
-        chains[stamp] = ChainColumns(**{name: column[start:end] for name, column in columns.items()})
-    return chains
+    chains = _snapshot_arrays(copy_binary(connection, _CONTRACTS_QUERY, (ticker_id, list(snapshot_times))))
+    return {by_micros[micros]: columns for micros, columns in chains.items() if micros in by_micros}
 
 
 def session_closes(

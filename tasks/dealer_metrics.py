@@ -156,8 +156,9 @@ class TickerInputs:
 
 # Sessions and the chains of those of them that have rows (a complete session without any is absent).
 ChainBatch = tuple[list[date], Mapping[datetime, ChainColumns]]
-# Snapshots per COPY when chains are read ahead of the math (`read_ahead`): small enough that the
-# math starts early, large enough that a query's fixed cost is spread.
+# Most snapshots per COPY when chains are read ahead of the math (`read_ahead`): large enough that a
+# query's fixed cost is spread; batches start at one session and double up to it, so the math starts
+# after one snapshot's read rather than eight.
 READ_AHEAD_SESSIONS = 8
 
 
@@ -194,16 +195,18 @@ def load_ticker_inputs(
 def read_ahead(
     connection: psycopg2.extensions.connection, inputs: TickerInputs, batch_sessions: int = READ_AHEAD_SESSIONS
 ) -> Iterator[ChainBatch]:
-    """The chains of `inputs.complete`, a batch of sessions per binary COPY, each batch read on a
-    worker thread while the caller computes the one before: the server's share of the read (its
-    numeric → float8 casts) runs beside the math instead of before it.
+    """The chains of `inputs.complete`, a batch of sessions per binary COPY (1, 2, 4 … up to
+    `batch_sessions`), each batch read on a worker thread while the caller computes the one before:
+    the server's share of the read (its numeric → float8 casts) runs beside the math, not before it.
 
     The connection is used by the worker alone until the last batch is handed over (the caller
     must not touch it meanwhile); the worker ends with the iteration, which re-raises its error.
     """
-    batches = [
-        inputs.complete[start : start + batch_sessions] for start in range(0, len(inputs.complete), batch_sessions)
-    ]
+    batches: list[list[date]] = []
+    start, size = 0, 1
+    while start < len(inputs.complete):
+        batches.append(inputs.complete[start : start + size])
+        start, size = start + size, min(2 * size, batch_sessions)
 
     def load(sessions: list[date]) -> Mapping[datetime, ChainColumns]:
         return load_chain_columns(connection, inputs.ticker_id, [inputs.times[session] for session in sessions])

@@ -42,10 +42,9 @@ from bench._common import embedded_server, figures, isolate_environment, quiesce
 from dealer.black_scholes import bs_gamma, year_fraction  # noqa: E402
 from markets.calendar import get_calendar  # noqa: E402
 from markets.snapshot import snapshot_time_for  # noqa: E402
-from store.dealer_rows import DealerRow, copy_binary, load_chain_columns, upsert_dealer_metrics  # noqa: E402
+from store.dealer_rows import DealerRow, copy_binary, upsert_dealer_metrics  # noqa: E402
 from store.tickers import ensure_tickers, ticker_ids  # noqa: E402
 from tasks.dealer_metrics import (  # noqa: E402
-    ChainBatch,
     TickerInputs,
     compute_ticker,
     load_ticker_inputs,
@@ -178,23 +177,19 @@ def run_read(connection: psycopg2.extensions.connection, universe: Universe, nee
     return time.perf_counter() - started
 
 
-def load_inputs(
-    connection: psycopg2.extensions.connection, universe: Universe
-) -> list[tuple[TickerInputs, ChainBatch]]:
-    """Every ticker's inputs and chains, read once before the rounds (`compute` times no I/O)."""
-    loaded = []
-    for symbol in universe.symbols:
-        inputs = load_ticker_inputs(connection, symbol, list(universe.sessions), lookback_sessions=LOOKBACK_SESSIONS)
-        if inputs is not None:
-            stamps = [inputs.times[session] for session in inputs.complete]
-            loaded.append((inputs, (inputs.complete, load_chain_columns(connection, inputs.ticker_id, stamps))))
-    return loaded
+def load_inputs(connection: psycopg2.extensions.connection, universe: Universe) -> list[TickerInputs]:
+    """Every ticker's inputs, read once before the rounds (the `compute` phase times no I/O)."""
+    inputs = [
+        load_ticker_inputs(connection, symbol, list(universe.sessions), lookback_sessions=LOOKBACK_SESSIONS)
+        for symbol in universe.symbols
+    ]
+    return [ticker for ticker in inputs if ticker is not None]
 
 
-def run_compute(loaded: Sequence[tuple[TickerInputs, ChainBatch]]) -> tuple[float, list[list[DealerRow]]]:
+def run_compute(inputs: Sequence[TickerInputs]) -> tuple[float, list[list[DealerRow]]]:
     """Seconds to compute every ticker's results and rows from loaded inputs, and the rows."""
     started = time.perf_counter()
-    rows = [compute_ticker(inputs, [chains], lookback_sessions=LOOKBACK_SESSIONS)[1] for inputs, chains in loaded]
+    rows = [compute_ticker(ticker, lookback_sessions=LOOKBACK_SESSIONS)[1] for ticker in inputs]
     return time.perf_counter() - started, rows
 
 

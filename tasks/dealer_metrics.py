@@ -12,8 +12,6 @@ model wrote it (`dealer-v1` rows included), is never mixed into a `dealer-v2` hi
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -150,16 +148,9 @@ class TickerInputs:
     times: dict[date, datetime]
     ledger: dict[datetime, LedgerEntry]
     complete: list[date]
+    chains: dict[datetime, ChainColumns]
     spots: dict[date, float]
     estimated: frozenset[date]
-
-
-# Sessions and the chains of those of them that have rows (a complete session without any is absent).
-ChainBatch = tuple[list[date], Mapping[datetime, ChainColumns]]
-# Most snapshots per COPY when chains are read ahead of the math (`read_ahead`): large enough that a
-# query's fixed cost is spread; batches start at one session and double up to it, so the math starts
-# after one snapshot's read rather than eight.
-READ_AHEAD_SESSIONS = 8
 
 
 def load_ticker_inputs(
@@ -170,8 +161,8 @@ def load_ticker_inputs(
     lookback_sessions: int = 5,
     calendar: str = "XNYS",
 ) -> TickerInputs | None:
-    """The ticker's ledger and spots for `sessions` and their priors (the chains come separately,
-    `read_ahead`); None when the ticker is not in the store."""
+    """The ticker's inputs for `sessions` and their priors, in four queries (one binary COPY for
+    every chain); None when the ticker is not in the store."""
     trading_calendar = get_calendar(calendar)
     priors = {session: previous_sessions(trading_calendar, session, lookback_sessions) for session in sessions}
     needed = sorted(set(sessions).union(*priors.values()))
@@ -181,6 +172,7 @@ def load_ticker_inputs(
         return None
     ledger = complete_snapshots(connection, ticker_id, list(times.values()))
     complete = [session for session in needed if times[session] in ledger]
+    chains = load_chain_columns(connection, ticker_id, [times[session] for session in complete])
     spots = session_closes(connection, ticker_id, complete)
     # Where the source had no close, an estimate recorded with the day stands in, flagged.
     estimated = frozenset(
@@ -189,62 +181,29 @@ def load_ticker_inputs(
         if session not in spots and ledger[times[session]].close_estimated and ledger[times[session]].underlying_close
     )
     spots.update({session: ledger[times[session]].underlying_close for session in estimated})
-    return TickerInputs(symbol, ticker_id, sessions, priors, times, ledger, complete, spots, estimated)
-
-
-def read_ahead(
-    connection: psycopg2.extensions.connection, inputs: TickerInputs, batch_sessions: int = READ_AHEAD_SESSIONS
-) -> Iterator[ChainBatch]:
-    """The chains of `inputs.complete`, a batch of sessions per binary COPY (1, 2, 4 … up to
-    `batch_sessions`), each batch read on a worker thread while the caller computes the one before:
-    the server's share of the read (its numeric → float8 casts) runs beside the math, not before it.
-
-    The connection is used by the worker alone until the last batch is handed over (the caller
-    must not touch it meanwhile); the worker ends with the iteration, which re-raises its error.
-    """
-    batches: list[list[date]] = []
-    start, size = 0, 1
-    while start < len(inputs.complete):
-        batches.append(inputs.complete[start : start + size])
-        start, size = start + size, min(2 * size, batch_sessions)
-
-    def load(sessions: list[date]) -> Mapping[datetime, ChainColumns]:
-        return load_chain_columns(connection, inputs.ticker_id, [inputs.times[session] for session in sessions])
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kapman-chain-read") as worker:
-        pending = worker.submit(load, batches[0]) if batches else None
-        for index, sessions in enumerate(batches):
-            chains = pending.result()
-            pending = worker.submit(load, batches[index + 1]) if index + 1 < len(batches) else None
-            yield sessions, chains
+    return TickerInputs(symbol, ticker_id, sessions, priors, times, ledger, complete, chains, spots, estimated)
 
 
 def compute_ticker(
-    inputs: TickerInputs,
-    chains: Iterable[ChainBatch],
-    *,
-    lookback_sessions: int = 5,
-    config: DealerConfig = DEFAULT_CONFIG,
+    inputs: TickerInputs, *, lookback_sessions: int = 5, config: DealerConfig = DEFAULT_CONFIG
 ) -> tuple[dict[date, TickerDayMetrics], list[DealerRow]]:
-    """Each session's result and the rows to write: every snapshot of `chains` (which covers
-    `inputs.complete`) computed once, a failure staying with its own session and the days whose
-    history needs it. No database involved beyond what `chains` reads."""
+    """Each session's result and the rows to write: every needed snapshot computed once (a failure
+    stays with its own session and the days whose history needs it), no database involved."""
     times, ledger = inputs.times, inputs.ledger
     snapshots: dict[date, SnapshotMetrics] = {}
     failed: dict[date, Exception] = {}
-    for batch, batch_chains in chains:
-        for session in batch:
-            try:
-                snapshots[session] = _snapshot(
-                    batch_chains.get(times[session]),
-                    session,
-                    inputs.spots.get(session),
-                    ledger[times[session]],
-                    session in inputs.estimated,
-                    config,
-                )
-            except Exception as exc:  # a bad ticker-day is reported with its own session only
-                failed[session] = exc
+    for session in inputs.complete:
+        try:
+            snapshots[session] = _snapshot(
+                inputs.chains.get(times[session]),
+                session,
+                inputs.spots.get(session),
+                ledger[times[session]],
+                session in inputs.estimated,
+                config,
+            )
+        except Exception as exc:  # a bad ticker-day is reported with its own session only
+            failed[session] = exc
 
     results: dict[date, TickerDayMetrics] = {}
     rows: list[DealerRow] = []
@@ -275,8 +234,8 @@ def run_dealer_metrics(
     """Compute and upsert metrics for `symbol` on each session; one bad day never stops the rest.
 
     Three phases, each its own function (and timed on its own by `bench/dealer_metrics.py`): the
-    ticker's ledger and spots are read, each needed snapshot computed once from chains read a
-    batch ahead, and the results written in one statement.
+    ticker's inputs are read in one go, each needed snapshot computed once, and the results
+    written in one statement.
     """
     inputs = load_ticker_inputs(connection, symbol, sessions, lookback_sessions=lookback_sessions, calendar=calendar)
     if inputs is None:
@@ -291,9 +250,7 @@ def run_dealer_metrics(
             )
             for session in sessions
         ]
-    results, rows = compute_ticker(
-        inputs, read_ahead(connection, inputs), lookback_sessions=lookback_sessions, config=config
-    )
+    results, rows = compute_ticker(inputs, lookback_sessions=lookback_sessions, config=config)
     try:
         upsert_dealer_metrics(connection, rows)
     except Exception as exc:  # nothing of this ticker was written

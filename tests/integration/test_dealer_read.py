@@ -1,6 +1,5 @@
-"""Reading chains for dealer metrics: one row of aligned arrays per snapshot, read a batch ahead."""
+"""Reading chains for dealer metrics: one row of aligned arrays per snapshot."""
 
-import threading
 from datetime import date
 
 import numpy as np
@@ -10,10 +9,6 @@ from markets.calendar import get_calendar
 from markets.snapshot import snapshot_time_for
 from store.dealer_rows import MISSING_EXPIRATION, load_chain_columns
 from store.tickers import ensure_tickers
-from tasks.dealer_metrics import load_ticker_inputs, read_ahead
-from tests.days import day_request, run_day
-from tests.dbutil import seed_watchlist
-from tests.doubles import TinyChainProvider
 
 SESSIONS = get_calendar("XNYS").sessions(date(2025, 12, 1), date(2025, 12, 5))
 
@@ -71,34 +66,3 @@ def test_a_snapshot_time_without_rows_is_absent(db):
     chains = load_chain_columns(db, ticker_id, [snapshot_time_for(day) for day in SESSIONS[:2]])
 
     assert list(chains) == [snapshot_time_for(SESSIONS[0])]
-
-
-def test_read_ahead_hands_over_every_complete_session_in_order_and_ends_its_worker(db, database_url):
-    seed_watchlist(db, ["SPY"])
-    for session in SESSIONS:
-        assert run_day(session, day_request("tiny", symbols=("SPY",)), TinyChainProvider(), database_url).status == (
-            "succeeded"
-        )
-    inputs = load_ticker_inputs(db, "SPY", list(SESSIONS[2:]), lookback_sessions=2)
-    assert inputs is not None and inputs.complete == list(SESSIONS)
-
-    batches = list(read_ahead(db, inputs, batch_sessions=2))
-
-    # One session first (the math starts early), then batches doubling up to the most asked for.
-    assert [sessions for sessions, _ in batches] == [list(SESSIONS[0:1]), list(SESSIONS[1:3]), list(SESSIONS[3:5])]
-    for sessions, chains in batches:
-        assert sorted(chains) == [snapshot_time_for(session) for session in sessions]
-        assert all(len(columns) > 0 for columns in chains.values())
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("kapman-chain-read")]
-
-
-def test_read_ahead_raises_the_workers_error_to_the_caller(db, database_url):
-    seed_watchlist(db, ["SPY"])
-    run_day(SESSIONS[0], day_request("tiny", symbols=("SPY",)), TinyChainProvider(), database_url)
-    inputs = load_ticker_inputs(db, "SPY", [SESSIONS[0]], lookback_sessions=0)
-    assert inputs is not None
-    broken = type(inputs)(**{**inputs.__dict__, "ticker_id": "not-a-uuid"})
-
-    with pytest.raises(Exception, match="uuid"):
-        list(read_ahead(db, broken))
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("kapman-chain-read")]

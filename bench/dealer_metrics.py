@@ -189,7 +189,7 @@ def load_inputs(connection: psycopg2.extensions.connection, universe: Universe) 
 def run_compute(inputs: Sequence[TickerInputs]) -> tuple[float, list[list[DealerRow]]]:
     """Seconds to compute every ticker's results and rows from loaded inputs, and the rows."""
     started = time.perf_counter()
-    rows = [compute_ticker(ticker, lookback_sessions=LOOKBACK_SESSIONS)[1] for ticker in inputs]
+    rows = [compute_ticker(ticker)[1] for ticker in inputs]
     return time.perf_counter() - started, rows
 
 

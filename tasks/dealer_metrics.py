@@ -144,6 +144,7 @@ class TickerInputs:
     symbol: str
     ticker_id: str
     sessions: list[date]
+    lookback_sessions: int
     priors: dict[date, list[date]]
     times: dict[date, datetime]
     ledger: dict[datetime, LedgerEntry]
@@ -181,11 +182,13 @@ def load_ticker_inputs(
         if session not in spots and ledger[times[session]].close_estimated and ledger[times[session]].underlying_close
     )
     spots.update({session: ledger[times[session]].underlying_close for session in estimated})
-    return TickerInputs(symbol, ticker_id, sessions, priors, times, ledger, complete, chains, spots, estimated)
+    return TickerInputs(
+        symbol, ticker_id, sessions, lookback_sessions, priors, times, ledger, complete, chains, spots, estimated
+    )
 
 
 def compute_ticker(
-    inputs: TickerInputs, *, lookback_sessions: int = 5, config: DealerConfig = DEFAULT_CONFIG
+    inputs: TickerInputs, *, config: DealerConfig = DEFAULT_CONFIG
 ) -> tuple[dict[date, TickerDayMetrics], list[DealerRow]]:
     """Each session's result and the rows to write: every needed snapshot computed once (a failure
     stays with its own session and the days whose history needs it), no database involved."""
@@ -213,7 +216,7 @@ def compute_ticker(
                 raise failed[session]
             result, payload = _one_day(
                 inputs.symbol, session, inputs.priors[session], snapshots, failed, ledger.get(times[session]),
-                lookback_sessions, spot_estimated=session in inputs.estimated,
+                inputs.lookback_sessions, spot_estimated=session in inputs.estimated,
             )  # fmt: skip
             rows.append(DealerRow(daily_snapshot_time(session), inputs.ticker_id, dealer_json(payload), MODEL_VERSION))
             results[session] = result
@@ -250,7 +253,7 @@ def run_dealer_metrics(
             )
             for session in sessions
         ]
-    results, rows = compute_ticker(inputs, lookback_sessions=lookback_sessions, config=config)
+    results, rows = compute_ticker(inputs, config=config)
     try:
         upsert_dealer_metrics(connection, rows)
     except Exception as exc:  # nothing of this ticker was written
